@@ -1,0 +1,348 @@
+"""Verdicts per direction and the class-level connectivity matrix. Pure functions of (Universe, PolicySet).
+
+The walk (DESIGN.md, SEMANTICS.md C6), per endpoint and direction: tiers in order; in a tier the first matching
+rule of the applicable policies decides (Allow/Deny end, Pass jumps to the next tier, Log continues); a tier that
+selected the endpoint but matched no rule applies its default action; no applicable tier, or a Pass out of the last
+one, is allowed (Calico's namespace profile).
+
+Two things make it exact and cheap:
+- Ports are sets. A tier is walked *backwards* over its rules, keeping for every port the outcome it would get:
+  a rule that surely matches sets the outcome of its ports; a rule that may match (something unknown) keeps its
+  action where the later rules agree with it and makes the rest `unknown`. One pass gives the exact first-match
+  result for every port at once, and three-valued logic costs nothing extra.
+- Peers are bitmasks. The rules that apply to an endpoint split the peer classes into groups that every rule
+  treats alike; each group is walked once. Endpoints with the same applicable policies share the result, and the
+  matrix is assembled from (egress group x ingress group) blocks, so cost grows with classes and rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from ..policy.ir import (DIRECTIONS, EGRESS, INGRESS, ANY, Action, AllOf, AnyOf, AddressBlock, AnyEndpoint,
+                         EndpointInfo, PodSelection, Policy, PolicySet, Rule, Tier, Tri, UnknownEndpoint,
+                         tri_and)
+from .classes import Universe
+from .ports import NONE, PortSet
+
+ALL = PortSet.all()
+UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class PeerVerdict:
+    """For one endpoint and direction: what peers in `mask` may exchange with it."""
+
+    mask: int
+    allowed: PortSet
+    unknown: PortSet
+    reasons: frozenset[str] = frozenset()
+
+
+@dataclass
+class DirectionVerdict:
+    """The verdict of one direction for every endpoint class that shares the same applicable policies."""
+
+    direction: str
+    members: int  # mask of endpoint classes this verdict belongs to
+    groups: list[PeerVerdict]
+
+
+@dataclass(frozen=True)
+class Block:
+    """Every (src class, dst class) pair in src_mask x dst_mask has exactly these allowed / unknown sets."""
+
+    src_mask: int
+    dst_mask: int
+    allowed: PortSet
+    unknown: PortSet
+    reasons: frozenset[str] = frozenset()
+
+
+@dataclass
+class ClassMatrix:
+    universe: Universe
+    blocks: list[Block]
+    verdicts: dict[str, list[DirectionVerdict]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Applicable:
+    """A policy that (maybe) selects the endpoint, with its rules' local-side conditions already decided."""
+
+    policy: Policy
+    selected: Tri
+    local: tuple[Tri, ...]  # per rule: the rule's `local` condition on this endpoint
+
+
+def unknown_reasons(matcher) -> frozenset[str]:
+    if isinstance(matcher, UnknownEndpoint):
+        return frozenset([matcher.reason])
+    if isinstance(matcher, AnyOf):
+        return frozenset().union(*(unknown_reasons(m) for m in matcher.options))
+    if isinstance(matcher, AllOf):
+        return frozenset().union(*(unknown_reasons(m) for m in matcher.parts))
+    return getattr(matcher, "unknown_reasons", frozenset())
+
+
+class Evaluator:
+    """Evaluates one PolicySet over one Universe; caches matcher masks and per-key verdicts."""
+
+    def __init__(self, universe: Universe, policies: PolicySet, *, include_staged: bool = False):
+        self.universe = universe
+        self.policies = [p for p in policies.policies if include_staged or not p.staged]
+        self.tiers = {t.name: t for t in policies.ordered_tiers()}
+        tier_rank = {name: i for i, name in enumerate(self.tiers)}
+        self.policies.sort(key=lambda p: (tier_rank.get(p.tier, len(tier_rank)), p.sort_key))
+        self._masks: dict = {}
+
+    # --- matcher masks -----------------------------------------------------------------------------------------
+    def mask(self, matcher) -> tuple[int, int]:
+        """(surely-matching classes, maybe-matching classes) of a matcher, as bitmasks."""
+        cached = self._masks.get(matcher)
+        if cached is not None:
+            return cached
+        uni = self.universe
+        if isinstance(matcher, AnyEndpoint):
+            result = (uni.all_mask, 0)
+        elif isinstance(matcher, UnknownEndpoint):
+            result = (0, uni.all_mask)
+        else:
+            if isinstance(matcher, PodSelection):
+                candidates = uni.by_namespace.get(matcher.namespace, 0) if matcher.namespace is not None \
+                    else uni.pod_mask
+            else:
+                candidates = uni.all_mask
+            yes = maybe = 0
+            classes = uni.classes
+            for i in uni.indices(candidates):
+                answer = matcher.match(classes[i].info)
+                if answer is True:
+                    yes |= 1 << i
+                elif answer is None:
+                    maybe |= 1 << i
+            result = (yes, maybe)
+        self._masks[matcher] = result
+        return result
+
+    # --- one direction of one endpoint -------------------------------------------------------------------------
+    def applicable_by_class(self, direction: str) -> dict[int, tuple[Applicable, ...]]:
+        """For every pod class, the policies that (maybe) select it in this direction, in walk order.
+
+        Iterates each policy's selected classes rather than every (class, policy) pair: a policy selects few
+        classes, and this is what keeps cost proportional to classes + rules.
+        """
+        found: dict[int, list[Applicable]] = {}
+        classes = self.universe.classes
+        for policy in self.policies:
+            rules = policy.rules(direction)
+            if rules is None:
+                continue
+            yes, maybe = self.mask(policy.selector)
+            for index in self.universe.indices((yes | maybe) & self.universe.pod_mask):
+                info = classes[index].info
+                selected: Tri = True if yes >> index & 1 else None
+                local = tuple(True if r.local is ANY else r.local.match(info) for r in rules)
+                found.setdefault(index, []).append(Applicable(policy, selected, local))
+        return {index: tuple(apps) for index, apps in found.items()}
+
+    def verdict_groups(self, applicable: tuple[Applicable, ...], direction: str,
+                       local_info: EndpointInfo) -> list[PeerVerdict]:
+        """Partition all peers by how the applicable rules treat them, and walk the tiers once per group."""
+        uni = self.universe
+        if not applicable:
+            return [PeerVerdict(uni.all_mask, ALL, NONE)]
+        groups = [uni.all_mask]
+        split_by_ports = False
+        for app in applicable:
+            for rule, local in zip(app.policy.rules(direction), app.local):
+                if local is False:
+                    continue
+                yes, maybe = self.mask(rule.peer)
+                groups = _refine(groups, yes, maybe)
+                if direction == EGRESS and rule.uses_named_ports:
+                    split_by_ports = True
+        if split_by_ports:
+            for profile_mask in uni.port_profile_masks.values():
+                groups = _refine(groups, profile_mask, 0)
+        out = []
+        for group in groups:
+            rep = (group & -group).bit_length() - 1
+            peer_info = uni.classes[rep].info
+            destination = peer_info if direction == EGRESS else local_info
+            allowed, unknown, reasons = self.walk(applicable, direction, rep, destination)
+            out.append(PeerVerdict(group, allowed, unknown, reasons))
+        return out
+
+    def walk(self, applicable: tuple[Applicable, ...], direction: str, peer: int,
+             destination: EndpointInfo) -> tuple[PortSet, PortSet, frozenset[str]]:
+        """The tier walk for one peer class: (allowed, unknown, reasons) over all protocols and ports."""
+        bit = 1 << peer
+        by_tier: dict[str, list[Applicable]] = {}
+        for app in applicable:
+            by_tier.setdefault(app.policy.tier, []).append(app)
+        remaining = ALL
+        allowed = NONE
+        unknown = NONE
+        reasons: set[str] = set()
+        for tier_name, apps in by_tier.items():
+            tier = self.tiers.get(tier_name) or Tier(tier_name, None, Action.DENY)
+            outcome, tier_reasons = self._walk_tier(tier, apps, direction, bit, destination)
+            allowed = allowed | (outcome.get(Action.ALLOW, NONE) & remaining)
+            new_unknown = outcome.get(UNKNOWN, NONE) & remaining
+            if new_unknown:
+                unknown = unknown | new_unknown
+                reasons |= tier_reasons
+            remaining = remaining & outcome.get(Action.PASS, NONE)
+            if not remaining:
+                break
+        allowed = allowed | remaining  # no more tiers: the namespace profile allows
+        return allowed, unknown, frozenset(reasons)
+
+    def _walk_tier(self, tier: Tier, apps: list[Applicable], direction: str, bit: int,
+                   destination: EndpointInfo) -> tuple[dict, set[str]]:
+        entries: list[tuple[Rule, Tri, list]] = []
+        surely_applies = any(app.selected is True for app in apps)
+        for app in apps:
+            for rule, local in zip(app.policy.rules(direction), app.local):
+                yes, maybe = self.mask(rule.peer)
+                peer_tri: Tri = True if yes & bit else (None if maybe & bit else False)
+                tri = tri_and(tri_and(app.selected, local), peer_tri)
+                if tri is False:
+                    continue
+                why = []
+                if tri is None:
+                    for matcher in (app.policy.selector, rule.peer, rule.local):
+                        why.extend(unknown_reasons(matcher))
+                entries.append((rule, tri, why))
+        outcome: dict = {tier.default_action: ALL}
+        reasons: set[str] = set()
+        for rule, tri, why in reversed(entries):
+            if rule.action is Action.LOG:
+                continue
+            ports = rule.ports_for(destination)
+            if not ports:
+                continue
+            if tri is True:
+                outcome = _assign(outcome, ports, rule.action)
+            else:
+                changed = False
+                for key in list(outcome):
+                    if key != rule.action and key != UNKNOWN and outcome[key] & ports:
+                        changed = True
+                        break
+                if changed:
+                    outcome = _make_unknown(outcome, ports, keep=rule.action)
+                    reasons.update(why)
+        if not surely_applies:
+            # The tier applies only if a maybe-selecting policy really selects the endpoint: where the walk would
+            # not pass anyway, the answer depends on that, so it is unknown.
+            not_pass = ALL - outcome.get(Action.PASS, NONE)
+            if not_pass:
+                outcome = _make_unknown(outcome, not_pass, keep=Action.PASS)
+                for app in apps:
+                    reasons.update(unknown_reasons(app.policy.selector))
+        return outcome, reasons
+
+
+def _assign(outcome: dict, ports: PortSet, action) -> dict:
+    new = {}
+    for key, value in outcome.items():
+        rest = value - ports
+        if rest:
+            new[key] = rest
+    new[action] = new.get(action, NONE) | ports
+    return new
+
+
+def _make_unknown(outcome: dict, ports: PortSet, *, keep) -> dict:
+    """Ports whose outcome is not `keep` become unknown (they depend on a maybe-match)."""
+    new = {}
+    moved = NONE
+    for key, value in outcome.items():
+        if key == keep or key == UNKNOWN:
+            new[key] = new.get(key, NONE) | value
+            continue
+        changed = value & ports
+        rest = value - changed
+        if rest:
+            new[key] = rest
+        moved = moved | changed
+    if moved:
+        new[UNKNOWN] = new.get(UNKNOWN, NONE) | moved
+    return new
+
+
+def _refine(groups: list[int], yes: int, maybe: int) -> list[int]:
+    out = []
+    no = ~(yes | maybe)
+    maybe_only = maybe & ~yes
+    for group in groups:
+        for part in (group & yes, group & maybe_only, group & no):
+            if part:
+                out.append(part)
+    return out
+
+
+def direction_verdicts(evaluator: Evaluator, direction: str) -> list[DirectionVerdict]:
+    """Group pod classes by their applicable policies and compute each group's verdict once."""
+    uni = evaluator.universe
+    by_key: dict[tuple, DirectionVerdict] = {}
+    pending: dict[tuple, tuple] = {}
+    applicable_by_class = evaluator.applicable_by_class(direction)
+    for cls in uni.classes[:uni.pod_count]:
+        applicable = applicable_by_class.get(cls.index, ())
+        uses_names = direction == INGRESS and any(
+            rule.uses_named_ports for app in applicable for rule in app.policy.rules(direction))
+        key = (tuple((id(a.policy), a.selected, a.local) for a in applicable),
+               cls.info.named_ports if uses_names else None)
+        verdict = by_key.get(key)
+        if verdict is None:
+            verdict = DirectionVerdict(direction, 0, [])
+            by_key[key] = verdict
+            pending[key] = (applicable, cls.info)
+        verdict.members |= 1 << cls.index
+    for key, verdict in by_key.items():
+        applicable, info = pending[key]
+        verdict.groups = evaluator.verdict_groups(applicable, direction, info)
+    return list(by_key.values())
+
+
+def class_matrix(universe: Universe, policies: PolicySet, *, include_staged: bool = False) -> ClassMatrix:
+    """The whole matrix as blocks of class pairs with equal verdicts (pods and external regions)."""
+    evaluator = Evaluator(universe, policies, include_staged=include_staged)
+    egress = direction_verdicts(evaluator, EGRESS)
+    ingress = direction_verdicts(evaluator, INGRESS)
+    external = universe.all_mask & ~universe.pod_mask
+    if external:
+        # Outside the cluster nothing filters: only the cluster side of a flow is judged (SEMANTICS.md A13).
+        open_all = [PeerVerdict(universe.pod_mask, ALL, NONE)]
+        egress.append(DirectionVerdict(EGRESS, external, open_all))
+        ingress.append(DirectionVerdict(INGRESS, external, open_all))
+    blocks: list[Block] = []
+    for out_verdict in egress:
+        out_groups = [g for g in out_verdict.groups if g.allowed or g.unknown]
+        if not out_groups:
+            continue
+        reach = 0
+        for g in out_groups:
+            reach |= g.mask
+        for in_verdict in ingress:
+            if not (in_verdict.members & reach):
+                continue
+            for g in out_groups:
+                dst = in_verdict.members & g.mask
+                if not dst:
+                    continue
+                for h in in_verdict.groups:
+                    src = out_verdict.members & h.mask
+                    if not src:
+                        continue
+                    allowed = g.allowed & h.allowed
+                    maybe = (g.allowed | g.unknown) & (h.allowed | h.unknown)
+                    unknown = maybe - allowed
+                    if allowed or unknown:
+                        reasons = (g.reasons | h.reasons) if unknown else frozenset()
+                        blocks.append(Block(src, dst, allowed, unknown, reasons))
+    return ClassMatrix(universe, blocks, {EGRESS: egress, INGRESS: ingress})

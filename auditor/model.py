@@ -1,0 +1,199 @@
+"""ClusterState: the normalized, read-only picture of a cluster that every source produces.
+
+Sources (live API, manifests, snapshot) know the Kubernetes API; everything after this module works on these plain
+dataclasses only. Policy objects are kept in their API form (`PolicyObject.spec` is the object's spec as a plain
+dict) because translating them is the policy layer's job, and keeping them raw makes the snapshot exact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    """Where an object came from, for messages: kind, namespace, name and the file (or `live`) it was read from."""
+
+    kind: str
+    name: str
+    namespace: str | None = None
+    source: str = ""
+
+    def __str__(self) -> str:
+        where = f"{self.namespace}/{self.name}" if self.namespace else self.name
+        return f"{self.kind} {where}"
+
+    def located(self) -> str:
+        return f"{self.source}: {self}" if self.source else str(self)
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A warning or error found while reading or analysing: a value, collected and reported, never printed."""
+
+    code: str
+    message: str
+    object: str = ""
+    severity: str = "warning"  # "warning" | "error"
+
+    def to_json(self) -> dict:
+        return {"code": self.code, "message": self.message, "object": self.object}
+
+
+@dataclass(frozen=True)
+class Namespace:
+    name: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    labels_known: bool = True  # False when only referenced (no Namespace object read): only the name label is sure
+
+
+@dataclass(frozen=True)
+class ServiceAccount:
+    namespace: str
+    name: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ContainerPort:
+    port: int
+    protocol: str = "TCP"
+    name: str | None = None
+    init_container: bool = False  # declared by an initContainer (Calico reads those from v3.30.0)
+
+
+@dataclass(frozen=True)
+class Pod:
+    namespace: str
+    name: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    ips: tuple[str, ...] = ()
+    service_account: str = "default"
+    host_network: bool = False
+    node_name: str | None = None
+    workload: str = ""  # "Deployment/web", "ReplicaSet/web-7d77fb55cc", "Pod/name"
+    container_ports: tuple[ContainerPort, ...] = ()
+    phase: str | None = None
+    ready: bool | None = None
+    hostname: str | None = None
+    subdomain: str | None = None
+    dns_policy: str = "ClusterFirst"
+    representative: bool = False  # created from a workload manifest, not a real Pod
+    source: str = ""
+
+    @property
+    def id(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def workload_id(self) -> str:
+        return f"{self.namespace}/{self.workload or 'Pod/' + self.name}"
+
+
+@dataclass(frozen=True)
+class ServicePort:
+    port: int
+    protocol: str = "TCP"
+    name: str | None = None
+    target_port: int | str | None = None
+    node_port: int | None = None
+
+
+@dataclass(frozen=True)
+class Service:
+    namespace: str
+    name: str
+    type: str = "ClusterIP"
+    selector: Mapping[str, str] | None = None
+    ports: tuple[ServicePort, ...] = ()
+    cluster_ips: tuple[str, ...] = ()
+    headless: bool = False
+    external_name: str | None = None
+    external_traffic_policy: str | None = None
+    publish_not_ready_addresses: bool = False
+    labels: Mapping[str, str] = field(default_factory=dict)
+    source: str = ""
+
+    @property
+    def id(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    addresses: tuple[str, ...]
+    ready: bool | None = True
+    serving: bool | None = None
+    terminating: bool | None = None
+    hostname: str | None = None
+    node_name: str | None = None
+    target_pod: str | None = None  # "namespace/name" from targetRef
+
+
+@dataclass(frozen=True)
+class EndpointSlice:
+    namespace: str
+    name: str
+    service: str | None  # kubernetes.io/service-name label
+    address_type: str = "IPv4"
+    endpoints: tuple[Endpoint, ...] = ()
+    ports: tuple[ServicePort, ...] = ()  # port = the endpoint port (target), name = the Service port name
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class PolicyObject:
+    """A policy object of any API (Kubernetes, Calico, AdminNetworkPolicy), as written: translated later."""
+
+    api_version: str
+    kind: str
+    name: str
+    namespace: str | None
+    spec: Mapping
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    source: str = ""
+
+    @property
+    def ref(self) -> ObjectRef:
+        return ObjectRef(self.kind, self.name, self.namespace, self.source)
+
+    @property
+    def group(self) -> str:
+        return self.api_version.split("/", 1)[0] if "/" in self.api_version else ""
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A resource the source could not read (RBAC, missing API): the verdicts it could change become unknown."""
+
+    resource: str  # e.g. "networkpolicies.networking.k8s.io"
+    namespace: str | None  # None = cluster-wide
+    reason: str
+
+
+@dataclass
+class ClusterState:
+    namespaces: dict[str, Namespace] = field(default_factory=dict)
+    pods: list[Pod] = field(default_factory=list)
+    services: list[Service] = field(default_factory=list)
+    endpoint_slices: list[EndpointSlice] = field(default_factory=list)
+    service_accounts: list[ServiceAccount] = field(default_factory=list)
+    policies: list[PolicyObject] = field(default_factory=list)
+    corefile: str | None = None
+    corefile_source: str | None = None
+    calico_version: str | None = None
+    unreadable: list[Unreadable] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    origin: str = ""  # "manifests: examples/shop", "live: context kind-kind", "snapshot: file.json"
+
+    def namespace_labels(self, name: str) -> Mapping[str, str]:
+        ns = self.namespaces.get(name)
+        return ns.labels if ns else {NAMESPACE_NAME_LABEL: name}
+
+    def namespace_labels_known(self, name: str) -> bool:
+        ns = self.namespaces.get(name)
+        return ns.labels_known if ns else False

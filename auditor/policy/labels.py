@@ -1,0 +1,171 @@
+"""Kubernetes label selectors (metav1.LabelSelector): parse, validate, match, print.
+
+Semantics are those of k8s.io/apimachinery `labels.Selector` built by `metav1.LabelSelectorAsSelector`:
+matchLabels and matchExpressions are ANDed; an empty selector matches everything; `NotIn` and `DoesNotExist` are
+true when the key is absent.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Mapping
+
+OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
+
+_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+class SelectorError(ValueError):
+    """An invalid selector; `field` is the path inside the selector (e.g. ``matchExpressions[0].operator``)."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field = field
+        self.message = message
+
+
+def validate_label_key(key: object) -> str | None:
+    """Why `key` is not a valid label key (apimachinery IsQualifiedName), or None."""
+    if not isinstance(key, str) or not key:
+        return "a label key must be a non-empty string"
+    prefix, _, name = key.rpartition("/")
+    if "/" in key and not prefix:
+        return f"label key {key!r} has an empty prefix"
+    if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
+        return f"label key prefix {prefix!r} must be a DNS subdomain"
+    if not name or len(name) > 63 or not _NAME.match(name):
+        return (f"label key {key!r}: the name part must be 1-63 characters of letters, digits, '-', '_' or '.', "
+                "starting and ending with a letter or digit")
+    return None
+
+
+def validate_label_value(value: object) -> str | None:
+    if not isinstance(value, str):
+        hint = f" (quote it: '{value}')" if isinstance(value, (int, float, bool)) else ""
+        return f"label value {value!r} must be a string{hint}"
+    if value and (len(value) > 63 or not _NAME.match(value)):
+        return (f"label value {value!r} must be at most 63 characters of letters, digits, '-', '_' or '.', "
+                "starting and ending with a letter or digit")
+    return None
+
+
+@dataclass(frozen=True)
+class Requirement:
+    key: str
+    operator: str  # In | NotIn | Exists | DoesNotExist
+    values: frozenset[str] = frozenset()
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        op = self.operator
+        if op == "In":
+            return labels.get(self.key) in self.values
+        if op == "NotIn":
+            value = labels.get(self.key)
+            return value is None or value not in self.values
+        if op == "Exists":
+            return self.key in labels
+        return self.key not in labels
+
+    def __str__(self) -> str:
+        if self.operator == "Exists":
+            return self.key
+        if self.operator == "DoesNotExist":
+            return f"!{self.key}"
+        values = sorted(self.values)
+        if self.operator == "In" and len(values) == 1:
+            return f"{self.key}={values[0]}"
+        word = "in" if self.operator == "In" else "notin"
+        return f"{self.key} {word} ({','.join(values)})"
+
+
+@dataclass(frozen=True)
+class LabelSelector:
+    """A parsed, validated label selector; equality and hash follow its canonical requirements."""
+
+    requirements: tuple[Requirement, ...] = ()
+
+    @property
+    def is_empty(self) -> bool:
+        """Matches everything (``{}``)."""
+        return not self.requirements
+
+    @property
+    def label_keys(self) -> frozenset[str]:
+        return frozenset(r.key for r in self.requirements)
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        for req in self.requirements:
+            if not req.matches(labels):
+                return False
+        return True
+
+    def __str__(self) -> str:
+        return ",".join(str(r) for r in self.requirements) if self.requirements else "{}"
+
+
+MATCH_ALL = LabelSelector()
+
+
+def parse_label_selector(raw: object, field: str = "") -> LabelSelector:
+    """Validate a metav1.LabelSelector as written in a manifest and return its canonical form.
+
+    Raises SelectorError naming the offending field. `None` is not accepted here: callers decide what an absent
+    selector means (it differs between fields).
+    """
+    if not isinstance(raw, Mapping):
+        raise SelectorError(field, f"must be an object with matchLabels/matchExpressions, got {_kind(raw)}")
+    unknown = set(raw) - {"matchLabels", "matchExpressions"}
+    if unknown:
+        raise SelectorError(field, f"unknown field(s) {', '.join(sorted(map(str, unknown)))}")
+    reqs: dict[tuple, Requirement] = {}
+    match_labels = raw.get("matchLabels") or {}
+    if not isinstance(match_labels, Mapping):
+        raise SelectorError(_join(field, "matchLabels"), f"must be a map of label key to value, got {_kind(match_labels)}")
+    for key, value in match_labels.items():
+        where = _join(field, f"matchLabels[{key}]")
+        problem = validate_label_key(key) or validate_label_value(value)
+        if problem:
+            raise SelectorError(where, problem)
+        req = Requirement(key, "In", frozenset([value]))
+        reqs[(req.key, req.operator, req.values)] = req
+    expressions = raw.get("matchExpressions") or []
+    if not isinstance(expressions, list):
+        raise SelectorError(_join(field, "matchExpressions"), f"must be a list, got {_kind(expressions)}")
+    for i, expr in enumerate(expressions):
+        where = _join(field, f"matchExpressions[{i}]")
+        if not isinstance(expr, Mapping):
+            raise SelectorError(where, f"must be an object with key, operator, values, got {_kind(expr)}")
+        key = expr.get("key")
+        problem = validate_label_key(key)
+        if problem:
+            raise SelectorError(where + ".key", problem)
+        op = expr.get("operator")
+        if op not in OPERATORS:
+            raise SelectorError(where + ".operator", f"{op!r} is not one of {', '.join(OPERATORS)}")
+        values = expr.get("values") or []
+        if not isinstance(values, list):
+            raise SelectorError(where + ".values", f"must be a list, got {_kind(values)}")
+        if op in ("In", "NotIn") and not values:
+            raise SelectorError(where + ".values", f"must be non-empty when operator is {op}")
+        if op in ("Exists", "DoesNotExist") and values:
+            raise SelectorError(where + ".values", f"must be empty when operator is {op}")
+        texts = []
+        for j, value in enumerate(values):
+            problem = validate_label_value(value)
+            if problem:
+                raise SelectorError(f"{where}.values[{j}]", problem)
+            texts.append(value)
+        req = Requirement(key, op, frozenset(texts))
+        reqs[(req.key, req.operator, req.values)] = req
+    ordered = sorted(reqs.values(), key=lambda r: (r.key, OPERATORS.index(r.operator), sorted(r.values)))
+    return LabelSelector(tuple(ordered))
+
+
+def _kind(value: object) -> str:
+    return type(value).__name__ if value is not None else "null"
+
+
+def _join(base: str, name: str) -> str:
+    return f"{base}.{name}" if base else name
