@@ -1,0 +1,190 @@
+"""netaudit's command line: click options turned into library calls (analysis.py), nothing more.
+
+Exit codes (the same for every command, also as `kubectl netaudit`):
+  0  success
+  1  the command's check failed (check: findings at --fail-on; diff: newly allowed flows; verify: mismatches)
+  2  usage error, unreadable input with nothing usable left, or a cluster that cannot be reached
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+
+import click
+
+from . import __version__
+from .model import ClusterState
+
+EXIT_OK, EXIT_FAILED_CHECK, EXIT_USAGE = 0, 1, 2
+
+SOURCE_HELP = """
+\b
+Input (pick one; with none, the cluster of the current kubeconfig context is read):
+  -f/--manifests PATH   YAML/JSON files or folders (repeatable; '-' reads stdin)
+  --snapshot FILE       a snapshot saved by `netaudit snapshot`
+  --kubeconfig/--context  which cluster, as in kubectl
+"""
+
+
+class InputError(click.ClickException):
+    exit_code = EXIT_USAGE
+
+    def show(self, file=None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+def source_options(func):
+    @click.option("-f", "--manifests", "manifests", multiple=True, metavar="PATH",
+                  help="Read YAML/JSON manifests from files or folders instead of a cluster (repeatable).")
+    @click.option("--snapshot", metavar="FILE", help="Read a snapshot saved by `netaudit snapshot`.")
+    @click.option("--kubeconfig", metavar="FILE", envvar="KUBECONFIG", help="Path to the kubeconfig file.")
+    @click.option("--context", metavar="NAME", help="The kubeconfig context to use.")
+    @click.option("-n", "--namespace", "namespaces", multiple=True, metavar="NS",
+                  help="Only show these namespaces (repeatable). The whole cluster is still read, because "
+                       "policies elsewhere decide what reaches them.")
+    @click.option("-A", "--all-namespaces", is_flag=True, help="Show every namespace (the default).")
+    @click.option("--promote-staged", is_flag=True,
+                  help="Evaluate Calico staged policies as if they were enforced (a preview).")
+    @click.option("--calico-version", metavar="X.Y",
+                  help="Judge as this Calico version does (offline; live clusters report their own).")
+    @click.option("-q", "--quiet", is_flag=True, help="Do not print warnings on stderr.")
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        return func(*args, **kwargs)
+    return wrapper
+
+
+def _load(manifests, snapshot, kubeconfig, context) -> ClusterState:
+    from .sources.manifests import ManifestError
+    if manifests and snapshot:
+        raise InputError("give either --manifests or --snapshot, not both")
+    try:
+        if manifests:
+            from .sources.manifests import load_manifests
+            state = load_manifests(manifests)
+        elif snapshot:
+            from .sources.snapshot import SnapshotError, read_snapshot
+            try:
+                state = read_snapshot(snapshot)
+            except SnapshotError as err:
+                raise InputError(str(err)) from None
+        else:
+            from .sources.live import LiveSourceError, load_live
+            try:
+                state = load_live(kubeconfig=kubeconfig, context=context, progress=_progress_enabled())
+            except LiveSourceError as err:
+                raise InputError(str(err)) from None
+    except ManifestError as err:
+        raise InputError(str(err)) from None
+    if not state.pods and not state.policies:
+        _print_alerts(state.alerts, quiet=False)
+        raise InputError("nothing usable in the input: no pods, workloads or policies were read")
+    return state
+
+
+def _progress_enabled() -> bool:
+    return sys.stderr.isatty()
+
+
+def _print_alerts(alerts, quiet: bool, limit: int = 20) -> None:
+    if quiet or not alerts:
+        return
+    for alert in alerts[:limit]:
+        click.echo(f"{alert.severity}: {alert.message}", err=True)
+    if len(alerts) > limit:
+        click.echo(f"... and {len(alerts) - limit} more warnings (see `-o json`)", err=True)
+
+
+def _analyze(state, promote_staged, calico_version):
+    from .analysis import AnalyzeOptions, analyze
+    return analyze(state, AnalyzeOptions(promote_staged=promote_staged, calico_version=calico_version))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(__version__, "--version", prog_name="netaudit")
+def main():
+    """Audit the network policy of a Kubernetes cluster: who can reach whom, on which ports, and why.
+
+    netaudit reads Pods, Namespaces, Services and every NetworkPolicy from the cluster of your current
+    kubeconfig context (read-only), or from manifests with -f, and computes the effective connectivity.
+
+    \b
+    Examples:
+      netaudit matrix -f examples/shop/                  # who can reach whom, from manifests
+      netaudit matrix --level namespace                  # the live cluster, one row per namespace
+      netaudit matrix -f k8s/ -o json > matrix.json      # machine-readable (schema netaudit/v1)
+      netaudit explain shop-web/frontend shop-api/cart --port 8080/TCP -f examples/shop/
+
+    Exit codes: 0 success; 1 a check failed (check, diff, verify); 2 bad usage, unusable input or unreachable
+    cluster.
+    """
+
+
+@main.command()
+@source_options
+@click.option("--level", type=click.Choice(["pod", "workload", "namespace"]), default="pod", show_default=True,
+              help="One row per pod, per workload (Deployment, StatefulSet, ...) or per namespace.")
+@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="table: for people; json: the netaudit/v1 ConnectivityMatrix.")
+@click.option("--view", type=click.Choice(["auto", "grid", "list"]), default="auto", show_default=True,
+              help="Table layout: a grid of cells, or one line per allowed flow (auto: grid when it fits).")
+def matrix(manifests, snapshot, kubeconfig, context, namespaces, all_namespaces, promote_staged, calico_version,
+           quiet, level, output, view):
+    """Who can reach whom, on which protocols and ports.
+
+    A flow is allowed when the source's egress and the destination's ingress both allow it. Unknown cells
+    ('?') depend on something netaudit could not read or parse; the warnings say what.
+    """
+    state = _load(manifests, snapshot, kubeconfig, context)
+    result = _analyze(state, promote_staged, calico_version)
+    shown = () if all_namespaces else namespaces
+    view_data = result.matrix_view(level=level, namespaces=shown)
+    if output == "json":
+        from .report.json_matrix import render
+        click.echo(render(view_data), nl=False)
+    else:
+        from .report.table import render
+        click.echo(render(view_data, view), nl=False)
+    _print_alerts(result.alerts, quiet)
+
+
+@main.command()
+@click.argument("source")
+@click.argument("destination")
+@click.option("--port", "port_text", required=True, metavar="PORT/PROTO",
+              help="The port to explain, e.g. 80/TCP, 53/UDP, 80 (TCP), or ICMP.")
+@source_options
+@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def explain(source, destination, port_text, manifests, snapshot, kubeconfig, context, namespaces, all_namespaces,
+            promote_staged, calico_version, quiet, output):
+    """Why SOURCE can or cannot reach DESTINATION on one port.
+
+    SOURCE and DESTINATION are pods (namespace/name), workloads (namespace/Kind/name) or addresses
+    (ip:203.0.113.7). For each direction it shows which policies select the endpoint, tier by tier, and which
+    rule decided, or that none did.
+    """
+    from .engine.explain import EndpointNotFound, explain as explain_flow
+    from .engine.ports import parse_port_text
+    try:
+        protocol, port = parse_port_text(port_text)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--port") from None
+    state = _load(manifests, snapshot, kubeconfig, context)
+    result = _analyze(state, promote_staged, calico_version)
+    try:
+        exp = explain_flow(result, source, destination, protocol, port)
+    except EndpointNotFound as err:
+        raise InputError(str(err)) from None
+    from .report.explain_text import render_json, render_text
+    click.echo(render_json(exp) if output == "json" else render_text(exp), nl=False)
+    _print_alerts(result.alerts, quiet)
+
+
+def run() -> None:  # pragma: no cover - console entry point used by tests through main
+    main()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
