@@ -1,0 +1,184 @@
+"""Every command, output format and exit code of the CLI, run through click's CliRunner."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from auditor.cli import main
+
+BASIC = """
+apiVersion: v1
+kind: Namespace
+metadata: {name: x}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: a, namespace: x, labels: {app: a}}
+spec: {containers: [{name: c, image: i, ports: [{name: http, containerPort: 8080}]}]}
+status: {podIP: 10.0.1.1}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: b, namespace: x, labels: {app: b}}
+spec: {containers: [{name: c, image: i}]}
+status: {podIP: 10.0.1.2}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: a-in, namespace: x}
+spec:
+  podSelector: {matchLabels: {app: a}}
+  ingress:
+  - from: [{podSelector: {matchLabels: {app: b}}}]
+    ports: [{port: http}]
+"""
+
+
+def write(tmp_path: Path, name: str, text: str) -> str:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return str(path)
+
+
+def run(*args):
+    result = CliRunner().invoke(main, list(args))
+    assert "Traceback" not in result.output, result.output
+    return result
+
+
+def test_help_lists_commands_and_exit_codes():
+    result = run("--help")
+    assert result.exit_code == 0
+    for word in ("matrix", "explain", "Exit codes"):
+        assert word in result.output
+
+
+def test_matrix_table(tmp_path):
+    path = write(tmp_path, "basic.yaml", BASIC)
+    result = run("matrix", "-f", path)
+    assert result.exit_code == 0, result.output
+    assert "8080/TCP" in result.output  # b -> a on the named port only
+    assert "x/a" in result.output and "x/b" in result.output
+
+
+def test_matrix_json_contract(tmp_path):
+    path = write(tmp_path, "basic.yaml", BASIC)
+    result = run("matrix", "-f", path, "-o", "json", "-q")
+    assert result.exit_code == 0
+    doc = json.loads(result.stdout)
+    assert doc["apiVersion"] == "netaudit/v1" and doc["kind"] == "ConnectivityMatrix" and doc["level"] == "pod"
+    pods = {e["id"]: e for e in doc["endpoints"] if e["kind"] == "Pod"}
+    assert pods["x/a"] == {"id": "x/a", "kind": "Pod", "namespace": "x", "name": "a", "workload": "Pod/a",
+                           "ips": ["10.0.1.1"], "labels": {"app": "a"}}
+    conns = {(c["from"], c["to"]): c for c in doc["connections"]}
+    # Worked out by hand: a is isolated for ingress and admits only b on its named port http = 8080/TCP.
+    assert conns[("x/b", "x/a")] == {"from": "x/b", "to": "x/a",
+                                     "allowed": [{"protocol": "TCP", "ports": [[8080, 8080]]}], "unknown": []}
+    # b is not isolated: a reaches it on everything.
+    assert conns[("x/a", "x/b")]["allowed"] == [{"protocol": p, "ports": [[1, 65535]]} for p in ("TCP", "UDP", "SCTP")]
+    assert ("x/a", "x/a") not in conns and ("x/b", "x/b") not in conns  # self pairs omitted
+    external = [e for e in doc["endpoints"] if e["kind"] == "External"]
+    assert external == [{"id": "cidr:0.0.0.0/0", "kind": "External", "cidr": "0.0.0.0/0", "except": []}]
+    assert ("cidr:0.0.0.0/0", "x/a") not in conns  # a's ingress admits only b
+
+
+@pytest.mark.parametrize("level,ids", [("workload", {"x/Pod/a", "x/Pod/b"}), ("namespace", {"x"})])
+def test_matrix_levels(tmp_path, level, ids):
+    path = write(tmp_path, "basic.yaml", BASIC)
+    result = run("matrix", "-f", path, "-o", "json", "--level", level)
+    doc = json.loads(result.stdout)
+    assert doc["level"] == level
+    assert {e["id"] for e in doc["endpoints"] if e["kind"] != "External"} == ids
+
+
+def test_matrix_list_view_and_namespace_filter(tmp_path):
+    path = write(tmp_path, "basic.yaml", BASIC)
+    result = run("matrix", "-f", path, "--view", "list", "-n", "x")
+    assert result.exit_code == 0
+    assert result.output.splitlines()[0].split() == ["FROM", "TO", "ALLOWED"]
+
+
+def test_explain_text_and_json(tmp_path):
+    path = write(tmp_path, "basic.yaml", BASIC)
+    result = run("explain", "x/b", "x/a", "--port", "8080/TCP", "-f", path)
+    assert result.exit_code == 0
+    assert result.output.startswith("x/b -> x/a on 8080/TCP: ALLOWED")
+    assert "NetworkPolicy x/a-in spec.ingress[0]" in result.output
+    denied = run("explain", "x/b", "x/a", "--port", "80", "-f", path, "-o", "json")
+    doc = json.loads(denied.stdout)
+    assert doc["verdict"] == "denied" and doc["ingress"]["verdict"] == "denied"
+    assert doc["egress"]["verdict"] == "allowed"
+
+
+@pytest.mark.parametrize("args,message", [
+    (["explain", "x/b", "x/a", "--port", "http"], "--port"),
+    (["explain", "x/b", "x/nope", "--port", "80"], "no pod, workload or address 'x/nope'"),
+    (["matrix", "--level", "cluster"], "cluster"),
+])
+def test_usage_errors_exit_2(tmp_path, args, message):
+    path = write(tmp_path, "basic.yaml", BASIC)
+    result = run(*args, "-f", path)
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_missing_path_exits_2(tmp_path):
+    result = run("matrix", "-f", str(tmp_path / "nope"))
+    assert result.exit_code == 2
+    assert "no such file or directory" in result.output
+
+
+def test_nothing_usable_exits_2(tmp_path):
+    path = write(tmp_path, "bad.yaml", "kind: [unclosed\n")
+    result = run("matrix", "-f", path)
+    assert result.exit_code == 2
+    assert "bad.yaml:2: invalid YAML" in result.output and "invalid YAML" in result.output
+    assert "nothing usable" in result.output
+
+
+def test_bad_document_does_not_hide_the_rest(tmp_path):
+    write(tmp_path, "good.yaml", BASIC)
+    write(tmp_path, "broken.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: c\n")
+    write(tmp_path, "other.yaml", "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n")
+    result = run("matrix", "-f", str(tmp_path), "-o", "json")
+    assert result.exit_code == 0
+    doc = json.loads(result.stdout)
+    codes = {w["code"] for w in doc["warnings"]}
+    assert {"invalid-yaml", "unknown-kind"} <= codes
+    assert any("Widget" in w["message"] for w in doc["warnings"])
+    assert {"x/a", "x/b"} <= {e["id"] for e in doc["endpoints"]}
+
+
+def test_broken_policy_field_makes_verdicts_unknown(tmp_path):
+    path = write(tmp_path, "basic.yaml", BASIC + """
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: broken, namespace: x}
+spec:
+  podSelector: {matchLabels: {app: a}}
+  ingress:
+  - from: [{podSelector: {matchExpressions: [{key: app, operator: Inn, values: [c]}]}}]
+""")
+    result = run("matrix", "-f", path, "-o", "json")
+    assert result.exit_code == 0
+    doc = json.loads(result.stdout)
+    warning = next(w for w in doc["warnings"] if w["code"] == "invalid-field")
+    assert "NetworkPolicy x/broken" in warning["message"]
+    assert "spec.ingress[0].from[0].podSelector.matchExpressions[0].operator" in warning["message"]
+    conns = {(c["from"], c["to"]): c for c in doc["connections"]}
+    # b -> a: 8080/TCP surely allowed by a-in; every other port depends on the broken peer: unknown, not denied.
+    b_to_a = conns[("x/b", "x/a")]
+    assert b_to_a["allowed"] == [{"protocol": "TCP", "ports": [[8080, 8080]]}]
+    assert b_to_a["unknown"] and all("Inn" in u["reason"] for u in b_to_a["unknown"])
+    assert b_to_a["unknown"][0]["ports"] == [[1, 8079], [8081, 65535]]
+
+
+def test_version():
+    result = run("--version")
+    assert result.exit_code == 0 and "netaudit" in result.output
