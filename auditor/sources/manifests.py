@@ -180,8 +180,12 @@ def _add_object(obj: object, where: str, collected: _Collected) -> None:
 
 # --- building the state -----------------------------------------------------------------------------------------
 def build_state(docs: list, *, coredns: tuple[str, str] = CORE_DNS_CONFIGMAP,
-                default_namespace: str = "default") -> ClusterState:
-    """Turn parsed objects (dicts) into a ClusterState. Shared by every source that has API objects as dicts."""
+                default_namespace: str = "default", representatives: bool = True) -> ClusterState:
+    """Turn parsed objects (dicts) into a ClusterState. Shared by every source that has API objects as dicts.
+
+    `representatives`: make one pod per workload object that has no real pod in the input (manifests). A live
+    cluster lists its real pods, so there workload objects only name the pods' owners.
+    """
     state = ClusterState()
     alerts = state.alerts
     seen: dict[tuple, str] = {}
@@ -274,7 +278,7 @@ def build_state(docs: list, *, coredns: tuple[str, str] = CORE_DNS_CONFIGMAP,
             owner_key = (pod.namespace, owner[0], owner[1])
             covered.add(owner_key)
             owner = owners.get(owner_key)
-    for obj, where in workloads:
+    for obj, where in (workloads if representatives else ()):
         meta = obj["metadata"]
         ns = meta.get("namespace") or default_namespace
         key = (ns, obj["kind"], meta["name"])

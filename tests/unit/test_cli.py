@@ -182,3 +182,64 @@ spec:
 def test_version():
     result = run("--version")
     assert result.exit_code == 0 and "netaudit" in result.output
+
+
+def test_snapshot_round_trip(tmp_path):
+    path = write(tmp_path, "basic.yaml", BASIC)
+    snap = str(tmp_path / "cluster.json")
+    result = run("snapshot", "-f", path, "-o", snap)
+    assert result.exit_code == 0, result.output
+    direct = json.loads(run("matrix", "-f", path, "-o", "json").stdout)
+    via_snapshot = json.loads(run("matrix", "--snapshot", snap, "-o", "json").stdout)
+    assert direct["connections"] == via_snapshot["connections"]
+    assert direct["endpoints"] == via_snapshot["endpoints"]
+
+
+def test_snapshot_from_the_future_is_refused(tmp_path):
+    snap = tmp_path / "future.json"
+    snap.write_text(json.dumps({"apiVersion": "netaudit/v1", "kind": "ClusterSnapshot", "version": 99,
+                                "producer": "netaudit 9.0", "state": {}}))
+    result = run("matrix", "--snapshot", str(snap))
+    assert result.exit_code == 2
+    assert "newer netaudit" in result.output and "upgrade" in result.output
+
+
+def test_snapshot_not_a_snapshot(tmp_path):
+    snap = tmp_path / "x.json"
+    snap.write_text("{\"kind\": \"Pod\"}")
+    result = run("matrix", "--snapshot", str(snap))
+    assert result.exit_code == 2 and "not a netaudit snapshot" in result.output
+
+
+def test_unreachable_cluster_is_one_line_exit_2(tmp_path):
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(textwrap.dedent("""
+        apiVersion: v1
+        kind: Config
+        clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+        users: [{name: u, user: {token: t}}]
+        contexts: [{name: ctx, context: {cluster: c, user: u}}]
+        current-context: ctx
+    """))
+    import auditor.sources.live as live
+    original = live.Reader.__init__
+
+    def fast(self, client, **kw):  # no backoff sleeps in a unit test
+        original(self, client, **kw)
+        self.sleep = lambda s: None
+    live.Reader.__init__ = fast
+    try:
+        result = run("matrix", "--kubeconfig", str(kubeconfig))
+    finally:
+        live.Reader.__init__ = original
+    assert result.exit_code == 2
+    assert result.output.startswith("error: cannot reach the API server at https://127.0.0.1:1")
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_bad_kubeconfig_is_one_line_exit_2(tmp_path):
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\ncontexts: []\n")
+    result = run("matrix", "--kubeconfig", str(kubeconfig), "--context", "nope")
+    assert result.exit_code == 2
+    assert result.output.startswith("error: cannot use kubeconfig")

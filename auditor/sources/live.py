@@ -1,0 +1,317 @@
+"""Live source: read a cluster through the official `kubernetes` client, read-only, into a ClusterState.
+
+Every resource is listed the same way: a GET on its collection path with `limit`/`continue` paging, the raw JSON
+body (`_preload_content=False`: the client's model classes cost 5x more on large lists, DESIGN.md), bounded retries
+with backoff on 429/5xx/connection errors, a fresh list when a continue token expires (410), and a per-request
+timeout. What cannot be read is recorded, not fatal: a 403 becomes an `Unreadable` entry (the verdicts it could
+change turn unknown) and a warning naming the permission; a 404 on an optional API (Calico, AdminNetworkPolicy)
+just means that component is not installed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+from ..model import Alert, ClusterState, Unreadable
+from .manifests import CORE_DNS_CONFIGMAP, build_state
+
+PAGE_SIZE = 500
+REQUEST_TIMEOUT = (10, 60)  # connect, read (seconds)
+MAX_ATTEMPTS = 5
+RETRY_STATUS = {429, 500, 502, 503, 504}
+
+
+@dataclass(frozen=True)
+class Resource:
+    group: str  # "" for the core API
+    version: str
+    plural: str
+    kind: str
+    namespaced: bool = True
+    optional: bool = False  # an add-on API: absent is normal
+    component: str = ""  # what provides it, for messages
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def path(self) -> str:
+        prefix = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        return f"{prefix}/{self.plural}"
+
+    @property
+    def name(self) -> str:
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+
+CORE_RESOURCES = (
+    Resource("", "v1", "namespaces", "Namespace", namespaced=False),
+    Resource("", "v1", "pods", "Pod"),
+    Resource("", "v1", "services", "Service"),
+    Resource("", "v1", "serviceaccounts", "ServiceAccount"),
+    Resource("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice"),
+    Resource("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy"),
+    Resource("apps", "v1", "replicasets", "ReplicaSet"),
+    Resource("batch", "v1", "jobs", "Job"),
+)
+CALICO = "Calico (crd.projectcalico.org CRDs)"
+CALICO_RESOURCES = tuple(
+    Resource("crd.projectcalico.org", "v1", plural, kind, namespaced, optional=True, component=CALICO)
+    for plural, kind, namespaced in (
+        ("networkpolicies", "NetworkPolicy", True),
+        ("globalnetworkpolicies", "GlobalNetworkPolicy", False),
+        ("networksets", "NetworkSet", True),
+        ("globalnetworksets", "GlobalNetworkSet", False),
+        ("tiers", "Tier", False),
+        ("stagednetworkpolicies", "StagedNetworkPolicy", True),
+        ("stagedglobalnetworkpolicies", "StagedGlobalNetworkPolicy", False),
+        ("stagedkubernetesnetworkpolicies", "StagedKubernetesNetworkPolicy", True),
+        ("hostendpoints", "HostEndpoint", False),
+    ))
+CLUSTER_INFORMATION = Resource("crd.projectcalico.org", "v1", "clusterinformations", "ClusterInformation",
+                               namespaced=False, optional=True, component=CALICO)
+ANP = "the AdminNetworkPolicy CRDs (kubernetes-sigs/network-policy-api)"
+ADMIN_RESOURCES = (
+    Resource("policy.networking.k8s.io", "v1alpha1", "adminnetworkpolicies", "AdminNetworkPolicy", False, True, ANP),
+    Resource("policy.networking.k8s.io", "v1alpha1", "baselineadminnetworkpolicies", "BaselineAdminNetworkPolicy",
+             False, True, ANP),
+    Resource("policy.networking.k8s.io", "v1alpha2", "clusternetworkpolicies", "ClusterNetworkPolicy", False, True,
+             "the ClusterNetworkPolicy CRD (network-policy-api v1alpha2)"),
+)
+ALL_RESOURCES = CORE_RESOURCES + CALICO_RESOURCES + (CLUSTER_INFORMATION,) + ADMIN_RESOURCES
+
+
+class LiveSourceError(Exception):
+    """The cluster cannot be read at all (bad kubeconfig, unreachable, unauthorized): exit code 2."""
+
+
+class Forbidden(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+class NotFound(Exception):
+    pass
+
+
+class Expired(Exception):
+    pass
+
+
+def _raw_get(client, path: str, query: list[tuple[str, str]]) -> tuple[int, str, dict, bytes]:
+    """One GET through the official client, returning the raw status and body (no model classes).
+
+    kubernetes >= 32 generates `param_serialize` + `call_api(method, url)`; older releases take the path and
+    query in `call_api` and raise ApiException themselves. Both are supported.
+    """
+    headers = {"Accept": "application/json"}
+    if hasattr(client, "param_serialize"):
+        method, url, header_params, body, post_params = client.param_serialize(
+            "GET", path, query_params=query, header_params=headers, auth_settings=["BearerToken"])
+        response = client.call_api(method, url, header_params=header_params, body=body, post_params=post_params,
+                                   _request_timeout=REQUEST_TIMEOUT)
+        data = response.read()
+        return response.status, str(response.reason or ""), dict(response.headers or {}), data
+    from kubernetes.client.exceptions import ApiException
+    try:
+        response = client.call_api(path, "GET", query_params=query, header_params=headers,
+                                   auth_settings=["BearerToken"], _preload_content=False,
+                                   _request_timeout=REQUEST_TIMEOUT, _return_http_data_only=True)
+        return response.status, str(response.reason or ""), dict(response.headers or {}), response.data
+    except ApiException as err:
+        return err.status, str(err.reason or ""), dict(err.headers or {}), (err.body or b"")
+
+
+def api_client(kubeconfig: str | None = None, context: str | None = None):
+    """An ApiClient from a kubeconfig (as kubectl finds it), or the in-cluster service account inside a Pod."""
+    from kubernetes import client, config
+    from kubernetes.config.config_exception import ConfigException
+
+    paths = kubeconfig or os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+    has_kubeconfig = any(os.path.exists(p) for p in paths.split(os.pathsep))
+    try:
+        if has_kubeconfig or context:
+            # KUBECONFIG may list several files, as for kubectl; the client merges them itself.
+            return config.new_client_from_config(config_file=kubeconfig, context=context)
+        if os.environ.get("KUBERNETES_SERVICE_HOST"):
+            config.load_incluster_config()
+            return client.ApiClient()
+    except ConfigException as err:
+        raise LiveSourceError(f"cannot use kubeconfig {paths}: {err}") from None
+    except (OSError, ValueError, TypeError) as err:
+        raise LiveSourceError(f"cannot read kubeconfig {paths}: {err}") from None
+    raise LiveSourceError(f"no kubeconfig found at {paths} and not running in a cluster: pass --kubeconfig, "
+                          "or read manifests with -f")
+
+
+class Reader:
+    """GETs with retries, paging and timeouts on one ApiClient; no writes, ever."""
+
+    def __init__(self, client, *, sleep: Callable[[float], None] = time.sleep, page_size: int = PAGE_SIZE,
+                 progress: Callable[[str], None] | None = None):
+        self.client = client
+        self.sleep = sleep
+        self.page_size = page_size
+        self.progress = progress
+
+    def get(self, path: str, query: list[tuple[str, str]] | None = None) -> dict:
+        from urllib3.exceptions import HTTPError
+
+        delay = 0.5
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                status, reason, headers, body = _raw_get(self.client, path, query or [])
+            except (HTTPError, OSError) as err:
+                if attempt < MAX_ATTEMPTS:
+                    self.sleep(delay)
+                    delay = min(delay * 2, 8.0)
+                    continue
+                raise LiveSourceError(f"cannot reach the API server at {self.client.configuration.host}: "
+                                      f"{_short(err)}") from None
+            if 200 <= status < 300:
+                return json.loads(body)
+            message = _api_message(body, reason)
+            if status == 401:
+                raise LiveSourceError(f"the API server rejected our credentials (401 Unauthorized) for GET {path}: "
+                                      "check the kubeconfig user") from None
+            if status == 403:
+                raise Forbidden(403, message)
+            if status == 404:
+                raise NotFound(path)
+            if status == 410:
+                raise Expired(message)  # an expired continue token: the caller starts the list again
+            if status in RETRY_STATUS and attempt < MAX_ATTEMPTS:
+                retry_after = _retry_after(headers)
+                self.sleep(retry_after if retry_after is not None else delay)
+                delay = min(delay * 2, 8.0)
+                continue
+            raise LiveSourceError(f"GET {path} failed: {status} {reason}: {message}")
+        raise AssertionError("unreachable")
+
+    def list(self, resource: Resource) -> Iterator[dict]:
+        """Every object of a resource, page by page; restarts once if the continue token expires."""
+        for restart in range(3):
+            token = None
+            items: list[dict] = []
+            try:
+                while True:
+                    query = [("limit", str(self.page_size))]
+                    if token:
+                        query.append(("continue", token))
+                    body = self.get(resource.path, query)
+                    for item in body.get("items") or []:
+                        item.setdefault("apiVersion", resource.api_version)
+                        item.setdefault("kind", resource.kind)
+                        items.append(item)
+                    if self.progress and len(items) >= self.page_size:
+                        self.progress(f"{resource.name}: {len(items)}")
+                    token = (body.get("metadata") or {}).get("continue")
+                    if not token:
+                        return iter(items)
+            except Expired:
+                if restart < 2:
+                    continue  # "continue token expired": list again from the start, as kubectl does
+                break
+        raise LiveSourceError(f"listing {resource.name} kept expiring; the cluster changes too fast to page")
+
+
+def load_live(*, kubeconfig: str | None = None, context: str | None = None, progress: bool = False,
+              coredns: tuple[str, str] = CORE_DNS_CONFIGMAP, client=None, page_size: int = PAGE_SIZE) -> ClusterState:
+    client = client or api_client(kubeconfig, context)
+    report = _progress_printer() if progress else None
+    reader = Reader(client, page_size=page_size, progress=report)
+    host = client.configuration.host
+    try:
+        reader.get("/version")
+    except Forbidden:
+        pass  # some clusters hide /version; the lists below still tell whether we can read
+    except NotFound:
+        pass
+    docs: list[tuple[dict, str]] = []
+    unreadable: list[Unreadable] = []
+    alerts: list[Alert] = []
+    calico_present = False
+    for resource in ALL_RESOURCES:
+        if report:
+            report(f"reading {resource.name}")
+        try:
+            for item in reader.list(resource):
+                if resource is CLUSTER_INFORMATION:
+                    continue
+                docs.append((item, f"live:{resource.name}"))
+            if resource.group == "crd.projectcalico.org":
+                calico_present = True
+        except NotFound:
+            if not resource.optional:
+                unreadable.append(Unreadable(resource.name, None, "the API server does not serve it (404)"))
+                alerts.append(Alert("resource-missing", f"the API server does not serve {resource.name}: the "
+                                    "verdicts that depend on it are unknown", resource.name))
+        except Forbidden as err:
+            unreadable.append(Unreadable(resource.name, None, f"forbidden: {err}"))
+            alerts.append(Alert("forbidden", f"cannot list {resource.name} (403 Forbidden): grant "
+                                f"`list` on {resource.name} (see deploy/rbac.yaml); the verdicts that depend on it "
+                                "are unknown", resource.name))
+    calico_version = None
+    if calico_present:
+        try:
+            info = reader.get(f"/apis/crd.projectcalico.org/v1/clusterinformations/default")
+            calico_version = (info.get("spec") or {}).get("calicoVersion")
+        except (NotFound, Forbidden):
+            pass
+    corefile_doc = None
+    try:
+        corefile_doc = reader.get(f"/api/v1/namespaces/{coredns[0]}/configmaps/{coredns[1]}")
+        corefile_doc.setdefault("apiVersion", "v1")
+        corefile_doc.setdefault("kind", "ConfigMap")
+        docs.append((corefile_doc, "live:configmaps"))
+    except NotFound:
+        alerts.append(Alert("coredns-missing", f"no ConfigMap {coredns[0]}/{coredns[1]}: DNS checks use defaults",
+                            f"ConfigMap {coredns[0]}/{coredns[1]}"))
+    except Forbidden:
+        alerts.append(Alert("forbidden", f"cannot get ConfigMap {coredns[0]}/{coredns[1]} (403): grant `get` on it "
+                            "(see deploy/rbac.yaml); DNS checks use defaults", f"ConfigMap {coredns[0]}/{coredns[1]}"))
+    if report:
+        report("")
+    state = build_state(docs, coredns=coredns, representatives=False)
+    state.unreadable.extend(unreadable)
+    state.alerts[:0] = alerts
+    state.calico_version = calico_version
+    state.origin = f"live: {host}" + (f" (context {context})" if context else "")
+    return state
+
+
+def _progress_printer() -> Callable[[str], None]:
+    def report(text: str) -> None:
+        sys.stderr.write("\r\033[K" + (f"netaudit: {text}" if text else ""))
+        sys.stderr.flush()
+    return report
+
+
+def _api_message(body: bytes | str, reason: str) -> str:
+    try:
+        return json.loads(body).get("message") or reason
+    except (TypeError, ValueError, AttributeError):
+        return reason
+
+
+def _retry_after(headers: dict) -> float | None:
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    try:
+        return min(float(value), 30.0) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _short(err: Exception) -> str:
+    text = str(err)
+    reason = getattr(err, "reason", None)
+    if reason is not None:
+        text = str(reason)
+    return text.splitlines()[0][:300]
