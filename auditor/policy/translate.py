@@ -12,7 +12,10 @@ from dataclasses import dataclass
 from ..model import Alert, ClusterState, ObjectRef, PolicyObject
 from .ir import (ANY, DEFAULT_TIER, Action, AllOf, PodSelection, Policy, PolicySet, Rule, Tier,
                  UnknownEndpoint)
+from .admin import ADMIN_TIERS, translate_admin_policy
 from .kubernetes import translate_network_policy
+
+ADMIN_KINDS = ("AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "ClusterNetworkPolicy")
 
 # A tier for what we cannot see, placed before everything, whose default lets the real tiers decide.
 UNREADABLE_TIER = Tier("netaudit-unreadable", -1.0, Action.PASS)
@@ -33,6 +36,15 @@ def translate(state: ClusterState, options: TranslateOptions = TranslateOptions(
             alerts.extend(result.alerts)
             if result.policy is not None:
                 policies.policies.append(result.policy)
+            policies.networks |= result.networks
+            policies.uses_ipv6 = policies.uses_ipv6 or result.uses_ipv6
+        elif obj.kind in ADMIN_KINDS and obj.group == "policy.networking.k8s.io":
+            result = translate_admin_policy(obj, options.calico_version or state.calico_version)
+            alerts.extend(result.alerts)
+            if result.policy is not None:
+                policies.policies.append(result.policy)
+                tier = next(t for t in ADMIN_TIERS if t.name == result.policy.tier)
+                policies.tiers.setdefault(tier.name, tier)
             policies.networks |= result.networks
             policies.uses_ipv6 = policies.uses_ipv6 or result.uses_ipv6
         else:
