@@ -156,8 +156,11 @@ def _document_lines(text: str) -> list[int]:
     if any(line.strip() and not line.lstrip().startswith("#") and not line.startswith("%")
            for line in head.splitlines()):
         starts.append(1)
+    line, position = 1, 0
     for match in _DOC_START.finditer(text):
-        starts.append(text.count("\n", 0, match.start()) + 1)
+        line += text.count("\n", position, match.start())
+        position = match.start()
+        starts.append(line)
     return starts or [1]
 
 
