@@ -9,7 +9,6 @@ Exit codes (the same for every command, also as `kubectl netaudit`):
 from __future__ import annotations
 
 import functools
-import os
 import sys
 
 import click
@@ -165,7 +164,8 @@ def explain(source, destination, port_text, manifests, snapshot, kubeconfig, con
     (ip:203.0.113.7). For each direction it shows which policies select the endpoint, tier by tier, and which
     rule decided, or that none did.
     """
-    from .engine.explain import EndpointNotFound, explain as explain_flow
+    from .engine.explain import EndpointNotFound
+    from .engine.explain import explain as explain_flow
     from .engine.ports import parse_port_text
     try:
         protocol, port = parse_port_text(port_text)

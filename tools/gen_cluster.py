@@ -57,7 +57,8 @@ def generate(pods: int, namespaces: int, policies: int, calico: bool, seed: int 
             for r in range(replicas):
                 ip += 1
                 address = f"10.{(ip >> 16) & 255}.{(ip >> 8) & 255}.{ip & 255}"
-                objects.append(_pod(ns, f"{name}-{pod_hash}-{r:05d}", name, dict(labels, **{"pod-template-hash": pod_hash}),
+                pod_labels = dict(labels, **{"pod-template-hash": pod_hash})
+                objects.append(_pod(ns, f"{name}-{pod_hash}-{r:05d}", name, pod_labels,
                                     [(n, p, "TCP") for n, p in PORTS[tier]], address,
                                     owner=("ReplicaSet", f"{name}-{pod_hash}")))
 
@@ -86,7 +87,8 @@ def generate(pods: int, namespaces: int, policies: int, calico: bool, seed: int 
             egress = [{"to": [{"podSelector": {"matchExpressions": [
                 {"key": "tier", "operator": "In", "values": downstream}]}}]}]
             if tier == "web":
-                egress.append({"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8", "169.254.169.254/32"]}}],
+                block = {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8", "169.254.169.254/32"]}
+                egress.append({"to": [{"ipBlock": block}],
                                "ports": [{"port": 443}]})
             if tier == "api":
                 egress.append({"to": [{"namespaceSelector": {"matchLabels": {"team": f"t{(i + 7) % 40}"}},

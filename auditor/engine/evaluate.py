@@ -18,11 +18,25 @@ Two things make it exact and cheap:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 
-from ..policy.ir import (DIRECTIONS, EGRESS, INGRESS, ANY, Action, AllOf, AnyOf, AddressBlock, AnyEndpoint,
-                         EndpointInfo, PodSelection, Policy, PolicySet, Rule, Tier, Tri, UnknownEndpoint,
-                         tri_and)
+from ..policy.ir import (
+    ANY,
+    EGRESS,
+    INGRESS,
+    Action,
+    AllOf,
+    AnyEndpoint,
+    AnyOf,
+    EndpointInfo,
+    PodSelection,
+    Policy,
+    PolicySet,
+    Rule,
+    Tier,
+    Tri,
+    UnknownEndpoint,
+    tri_and,
+)
 from .classes import Universe
 from .ports import NONE, PortSet
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
-from ..policy.ir import EGRESS, INGRESS, ANY, Action, Tier, Tri, tri_and
+from ..policy.ir import ANY, EGRESS, INGRESS, Action, Tier, Tri, tri_and
 from .evaluate import Applicable, Evaluator, unknown_reasons
 from .ports import PortSet
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from ..model import Pod
-from .ports import NONE, PortSet
+from .ports import PortSet
 
 LEVELS = ("pod", "workload", "namespace")
 
@@ -91,7 +91,7 @@ def expand(analysis, level: str, namespaces: Sequence[str] = ()) -> MatrixView:
             for t in uni.indices(block.dst_mask):
                 dst_counts = members[t]
                 for src_id, src_n in src_counts.items():
-                    for dst_id, dst_n in dst_counts.items():
+                    for dst_id in dst_counts:
                         if src_id == dst_id and s == t:
                             if level == "pod" or src_n < 2:
                                 continue  # only the pod itself: self traffic never crosses policy

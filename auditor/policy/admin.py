@@ -21,8 +21,22 @@ from typing import Mapping
 from ..engine.addresses import parse_network
 from ..engine.ports import PORT_PROTOCOLS, PortSet
 from ..model import Alert, PolicyObject
-from .ir import (ANY, EGRESS, INGRESS, NOTHING, Action, AddressBlock, AllOf, AnyOf, PodSelection, Policy,
-                 PortSpec, Rule, Tier, UnknownEndpoint)
+from .ir import (
+    ANY,
+    EGRESS,
+    INGRESS,
+    NOTHING,
+    Action,
+    AddressBlock,
+    AllOf,
+    AnyOf,
+    PodSelection,
+    Policy,
+    PortSpec,
+    Rule,
+    Tier,
+    UnknownEndpoint,
+)
 from .kubernetes import InvalidField, Translation
 from .labels import SelectorError, parse_label_selector
 

@@ -19,8 +19,21 @@ from typing import Mapping
 from ..engine.addresses import parse_network
 from ..engine.ports import PORT_PROTOCOLS, PortSet
 from ..model import Alert, PolicyObject
-from .ir import (ANY, DEFAULT_TIER, EGRESS, INGRESS, Action, AddressBlock, AllOf, AnyOf, PodSelection, Policy,
-                 PortSpec, Rule, UnknownEndpoint)
+from .ir import (
+    ANY,
+    DEFAULT_TIER,
+    EGRESS,
+    INGRESS,
+    Action,
+    AddressBlock,
+    AllOf,
+    AnyOf,
+    PodSelection,
+    Policy,
+    PortSpec,
+    Rule,
+    UnknownEndpoint,
+)
 from .labels import SelectorError, parse_label_selector
 
 K8S_POLICY_ORDER = 1000.0

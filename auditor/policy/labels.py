@@ -122,7 +122,8 @@ def parse_label_selector(raw: object, field: str = "") -> LabelSelector:
     reqs: dict[tuple, Requirement] = {}
     match_labels = raw.get("matchLabels") or {}
     if not isinstance(match_labels, Mapping):
-        raise SelectorError(_join(field, "matchLabels"), f"must be a map of label key to value, got {_kind(match_labels)}")
+        raise SelectorError(_join(field, "matchLabels"),
+                            f"must be a map of label key to value, got {_kind(match_labels)}")
     for key, value in match_labels.items():
         where = _join(field, f"matchLabels[{key}]")
         problem = validate_label_key(key) or validate_label_value(value)

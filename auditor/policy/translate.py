@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..model import Alert, ClusterState, ObjectRef, PolicyObject
-from .ir import (ANY, DEFAULT_TIER, Action, AllOf, PodSelection, Policy, PolicySet, Rule, Tier,
-                 UnknownEndpoint)
+from ..model import Alert, ClusterState, ObjectRef
 from .admin import ADMIN_TIERS, translate_admin_policy
+from .ir import ANY, DEFAULT_TIER, Action, AllOf, PodSelection, Policy, PolicySet, Rule, Tier, UnknownEndpoint
 from .kubernetes import translate_network_policy
 
 ADMIN_KINDS = ("AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "ClusterNetworkPolicy")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
-from ..engine.matrix import MatrixEndpoint, MatrixView
+from ..engine.matrix import MatrixView
 
 GRID_LIMIT = 8  # more endpoints than this and a grid no longer fits a terminal: list instead
 

@@ -261,7 +261,7 @@ def load_live(*, kubeconfig: str | None = None, context: str | None = None, prog
     calico_version = None
     if calico_present:
         try:
-            info = reader.get(f"/apis/crd.projectcalico.org/v1/clusterinformations/default")
+            info = reader.get("/apis/crd.projectcalico.org/v1/clusterinformations/default")
             calico_version = (info.get("spec") or {}).get("calicoVersion")
         except (NotFound, Forbidden):
             pass

@@ -16,12 +16,24 @@ import os
 import re
 import sys
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, Mapping
+from typing import Iterable, Mapping
 
 import yaml
 
-from ..model import (NAMESPACE_NAME_LABEL, Alert, ClusterState, ContainerPort, Endpoint, EndpointSlice, Namespace,
-                     Pod, PolicyObject, Service, ServiceAccount, ServicePort)
+from ..model import (
+    NAMESPACE_NAME_LABEL,
+    Alert,
+    ClusterState,
+    ContainerPort,
+    Endpoint,
+    EndpointSlice,
+    Namespace,
+    Pod,
+    PolicyObject,
+    Service,
+    ServiceAccount,
+    ServicePort,
+)
 from ..policy.labels import validate_label_key, validate_label_value
 
 try:  # libyaml is 5x faster on big inputs (DESIGN.md, performance notes)

@@ -13,8 +13,20 @@ import json
 from typing import Any
 
 from .. import __version__
-from ..model import (Alert, ClusterState, ContainerPort, Endpoint, EndpointSlice, Namespace, Pod, PolicyObject,
-                     Service, ServiceAccount, ServicePort, Unreadable)
+from ..model import (
+    Alert,
+    ClusterState,
+    ContainerPort,
+    Endpoint,
+    EndpointSlice,
+    Namespace,
+    Pod,
+    PolicyObject,
+    Service,
+    ServiceAccount,
+    ServicePort,
+    Unreadable,
+)
 
 API_VERSION = "netaudit/v1"
 KIND = "ClusterSnapshot"
@@ -62,7 +74,8 @@ def read_snapshot(path: str) -> ClusterState:
 
 
 def state_from_document(doc: Any, path: str = "snapshot") -> ClusterState:
-    if not isinstance(doc, dict) or doc.get("kind") != KIND or not str(doc.get("apiVersion", "")).startswith("netaudit/"):
+    api_version = str(doc.get("apiVersion", "")) if isinstance(doc, dict) else ""
+    if not isinstance(doc, dict) or doc.get("kind") != KIND or not api_version.startswith("netaudit/"):
         raise SnapshotError(f"{path}: not a netaudit snapshot (expected kind {KIND}, apiVersion {API_VERSION})")
     version = doc.get("version")
     if not isinstance(version, int):

@@ -37,7 +37,7 @@ def test_interval_algebra_matches_python_sets(a, b):
 @given(ranges)
 def test_interval_sets_are_canonical(a):
     x = IntervalSet(a)
-    for (lo1, hi1), (lo2, hi2) in zip(x.ranges, x.ranges[1:]):
+    for (lo1, hi1), (lo2, _) in zip(x.ranges, x.ranges[1:]):
         assert lo1 <= hi1 < lo2 - 1  # sorted, disjoint, not adjacent
     assert IntervalSet(list(reversed(a))) == x and hash(IntervalSet(list(reversed(a)))) == hash(x)
 
