@@ -1,0 +1,218 @@
+"""Connectivity the way applications use it: through Services.
+
+Policy sees a Service connection after DNAT, on the backend pod and its target port (SEMANTICS.md A12), so a
+client reaches a Service port through a backend exactly when the pod-level matrix allows client -> backend on the
+backend's target port. This module finds each Service's backends and target ports and summarizes, for every client
+and Service port, whether all, some or none of the backends are reachable.
+
+Backends come from EndpointSlices when the cluster has them (live): the slice's port numbers are the resolved
+target ports, and `conditions.ready` says whether kube-proxy sends traffic there. Without slices (manifests), they
+come from the Service's selector, and a named targetPort is resolved on each backend's container ports, so two
+backends may map one name to different numbers, or one backend may not have it at all.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from ..model import ClusterState, Pod, Service, ServicePort
+from .matrix import endpoint_id
+from .ports import NONE, PortSet
+
+ALL_REACHABLE, SOME, NONE_REACHABLE, NO_BACKENDS, UNKNOWN = "all", "some", "none", "no-backends", "unknown"
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One endpoint of a Service port: a pod (or a bare address) and the port traffic lands on."""
+
+    pod: Pod | None
+    address: str | None
+    ready: bool
+    protocol: str
+    target_port: int | None  # None: the backend has no port of that name
+
+    @property
+    def id(self) -> str:
+        return self.pod.id if self.pod is not None else f"ip:{self.address}"
+
+
+@dataclass
+class ServicePortBackends:
+    service: Service
+    port: ServicePort
+    backends: list[Backend]
+    source: str  # "endpointslices" | "selector" | "none"
+
+    @property
+    def label(self) -> str:
+        name = self.port.name or str(self.port.port)
+        return f"{self.service.namespace}/{self.service.name}:{name}"
+
+
+@dataclass
+class Reachability:
+    client: str
+    service: str  # namespace/name
+    port: ServicePort
+    status: str
+    reachable: list[str] = field(default_factory=list)
+    unreachable: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+    not_ready: list[str] = field(default_factory=list)
+    missing_port: list[str] = field(default_factory=list)
+
+
+def service_backends(state: ClusterState) -> list[ServicePortBackends]:
+    """Every (Service, port) with its backends. ExternalName Services have none (they are a DNS alias)."""
+    pods_by_id = {p.id: p for p in state.pods}
+    pods_by_ip = {ip: p for p in state.pods for ip in p.ips if not p.host_network}
+    slices_by_service: dict[tuple[str, str], list] = {}
+    for eps in state.endpoint_slices:
+        if eps.service:
+            slices_by_service.setdefault((eps.namespace, eps.service), []).append(eps)
+    out = []
+    for svc in state.services:
+        for port in svc.ports:
+            if svc.type == "ExternalName":
+                out.append(ServicePortBackends(svc, port, [], "none"))
+                continue
+            slices = slices_by_service.get((svc.namespace, svc.name))
+            if slices:
+                out.append(ServicePortBackends(svc, port, _from_slices(port, slices, pods_by_id, pods_by_ip),
+                                               "endpointslices"))
+            elif svc.selector:
+                out.append(ServicePortBackends(svc, port, _from_selector(svc, port, state.pods), "selector"))
+            else:
+                out.append(ServicePortBackends(svc, port, [], "none"))
+    return out
+
+
+def _from_slices(port: ServicePort, slices, pods_by_id, pods_by_ip) -> list[Backend]:
+    backends = []
+    for eps in slices:
+        match = next((p for p in eps.ports if (p.name or None) == (port.name or None) and p.protocol == port.protocol),
+                     None)
+        for ep in eps.endpoints:
+            ready = ep.ready is not False  # nil means unknown, which consumers treat as ready (EndpointConditions)
+            pod = pods_by_id.get(ep.target_pod) if ep.target_pod else None
+            for address in ep.addresses:
+                owner = pod or pods_by_ip.get(address)
+                backends.append(Backend(owner, None if owner else address, ready, port.protocol,
+                                        match.port if match else None))
+                if owner is not None:
+                    break  # one pod, several addresses (dual-stack slices are separate): count it once
+    return backends
+
+
+def _from_selector(svc: Service, port: ServicePort, pods: Sequence[Pod]) -> list[Backend]:
+    backends = []
+    for pod in pods:
+        if pod.namespace != svc.namespace or pod.host_network and not pod.ips:
+            continue
+        if not all(pod.labels.get(k) == v for k, v in svc.selector.items()):
+            continue
+        ready = pod.ready is not False
+        backends.append(Backend(pod, None, ready, port.protocol, resolve_target_port(port, pod)))
+    return backends
+
+
+def resolve_target_port(port: ServicePort, pod: Pod) -> int | None:
+    """targetPort as kube-proxy resolves it for one backend: a number as is, a name on the pod's containers."""
+    target = port.target_port if port.target_port is not None else port.port
+    if isinstance(target, int):
+        return target
+    for cp in pod.container_ports:
+        if cp.name == target and cp.protocol == port.protocol and not cp.init_container:
+            return cp.port
+    return None
+
+
+class FlowIndex:
+    """Allowed/unknown port sets between two endpoint classes, answered from the class matrix's blocks."""
+
+    def __init__(self, analysis):
+        self.analysis = analysis
+        self.by_src: dict[int, list] = {}
+        uni = analysis.universe
+        for block in analysis.matrix.blocks:
+            for s in uni.indices(block.src_mask):
+                self.by_src.setdefault(s, []).append(block)
+
+    def sets(self, src: int, dst: int) -> tuple[PortSet, PortSet, frozenset]:
+        for block in self.by_src.get(src, ()):
+            if block.dst_mask >> dst & 1:
+                return block.allowed, block.unknown, block.reasons
+        return NONE, NONE, frozenset()
+
+
+def reachability(analysis, level: str = "workload", namespaces: Sequence[str] = ()) -> list[Reachability]:
+    """For every client (pod, workload or namespace) and Service port: which ready backends it can reach."""
+    uni = analysis.universe
+    index = FlowIndex(analysis)
+    wanted = set(namespaces)
+    clients: dict[str, list[int]] = {}
+    for cls in uni.classes[:uni.pod_count]:
+        for pod in cls.pods:
+            if pod.host_network:
+                continue
+            if wanted and pod.namespace not in wanted:
+                continue
+            ids = clients.setdefault(endpoint_id(pod, level), [])
+            if cls.index not in ids:
+                ids.append(cls.index)
+    out = []
+    for spb in service_backends(analysis.state):
+        svc_id = f"{spb.service.namespace}/{spb.service.name}"
+        for client, classes in sorted(clients.items()):
+            result = Reachability(client, svc_id, spb.port, NO_BACKENDS)
+            for backend in spb.backends:
+                if not backend.ready:
+                    result.not_ready.append(backend.id)
+                    continue
+                if backend.target_port is None:
+                    result.missing_port.append(backend.id)
+                    continue
+                dst = _backend_class(uni, backend)
+                probe = PortSet.ports(backend.protocol, backend.target_port)
+                verdict = "denied"
+                for src in classes:
+                    if backend.pod is not None and src == dst and _only_self(analysis, client, backend, level):
+                        verdict = "allowed"  # a pod reaching itself through its own Service: no policy applies
+                        break
+                    allowed, unknown, _ = index.sets(src, dst)
+                    if probe <= allowed:
+                        verdict = "allowed"
+                        break
+                    if probe & unknown:
+                        verdict = "unknown"
+                {"allowed": result.reachable, "denied": result.unreachable,
+                 "unknown": result.unknown}[verdict].append(backend.id)
+            result.status = _status(result)
+            out.append(result)
+    return out
+
+
+def _only_self(analysis, client: str, backend: Backend, level: str) -> bool:
+    return level == "pod" and backend.pod is not None and backend.pod.id == client
+
+
+def _backend_class(uni, backend: Backend) -> int:
+    if backend.pod is not None:
+        return uni.class_of_pod[backend.pod.id]
+    return uni.region_class(str(ipaddress.ip_address(backend.address))).index
+
+
+def _status(r: Reachability) -> str:
+    serving = len(r.reachable) + len(r.unreachable) + len(r.unknown)
+    if serving == 0:
+        return NO_BACKENDS
+    if r.unknown and not r.unreachable and not r.reachable:
+        return UNKNOWN
+    if r.unknown:
+        return UNKNOWN if not r.reachable else SOME
+    if not r.unreachable:
+        return ALL_REACHABLE
+    return SOME if r.reachable else NONE_REACHABLE
