@@ -4,7 +4,7 @@ kubernetes plugin README), under the cluster's real domain and pods mode.
 | record | name | value |
 |---|---|---|
 | Service A/AAAA | svc.ns.svc.zone | ClusterIPs; headless: IPs of ready endpoints (all with publishNotReadyAddresses) |
-| headless per endpoint | host.svc.ns.svc.zone | host = endpoint hostname, else pod name (endpoint_pod_names), else dashed IP |
+| headless per endpoint | host.svc.ns.svc.zone | endpoint hostname, else pod name (endpoint_pod_names), else dashed IP |
 | pod hostname+subdomain | hostname.subdomain.ns.svc.zone | when a headless Service named `subdomain` selects it |
 | SRV | _port._proto.svc.ns.svc.zone | per named Service port |
 | ExternalName | svc.ns.svc.zone | CNAME |

@@ -88,7 +88,7 @@ def dns_findings(analysis, dns_service: tuple[str, str] = DNS_SERVICE) -> list[F
         for proto in ("UDP", "TCP"):
             wanted = [t for t in targets if t[2] == proto]
             results = []
-            for target_id, dst, _, port in wanted:
+            for _target, dst, _, port in wanted:
                 allowed, unknown, _ = index.sets(src, dst)
                 probe = PortSet.ports(proto, port)
                 results.append("allowed" if probe <= allowed else "unknown" if probe & unknown else "denied")

@@ -1,20 +1,33 @@
 """ClusterState policies -> PolicySet: dispatch every policy object to the translator of its API.
 
-Policy kinds that netaudit does not model yet are not ignored: each becomes a policy that may select anything in
-its scope and may allow or deny anything, so the verdicts it could change are reported `unknown` with the reason.
+Order of work: Calico network sets and tiers first (rule selectors match network sets; policies sort by tier),
+then every policy. Staged policies never enforce; with `promote_staged` each replaces the enforced policy of the
+same name (stagedAction Set) or removes it (stagedAction Delete), as a preview of promoting it.
+
+Policy kinds that netaudit does not model are not ignored: each becomes a policy that may select anything in its
+scope and may allow or deny anything, so the verdicts it could change are reported `unknown` with the reason.
 The same applies to policy resources the source could not read (`ClusterState.unreadable`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from ..model import Alert, ClusterState, ObjectRef
+from ..model import Alert, ClusterState, ObjectRef, PolicyObject
 from .admin import ADMIN_TIERS, translate_admin_policy
+from .calico import (
+    CalicoContext,
+    is_calico,
+    translate_calico_policy,
+    translate_network_set,
+    translate_staged_kubernetes,
+    translate_tier,
+)
 from .ir import ANY, DEFAULT_TIER, Action, AllOf, PodSelection, Policy, PolicySet, Rule, Tier, UnknownEndpoint
 from .kubernetes import translate_network_policy
 
 ADMIN_KINDS = ("AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "ClusterNetworkPolicy")
+UNMODELLED_CALICO = ("HostEndpoint", "Profile")
 
 # A tier for what we cannot see, placed before everything, whose default lets the real tiers decide.
 UNREADABLE_TIER = Tier("netaudit-unreadable", -1.0, Action.PASS)
@@ -29,28 +42,75 @@ class TranslateOptions:
 def translate(state: ClusterState, options: TranslateOptions = TranslateOptions()) -> tuple[PolicySet, list[Alert]]:
     alerts: list[Alert] = []
     policies = PolicySet(tiers={DEFAULT_TIER.name: DEFAULT_TIER}, policies=[])
+    calico_version = options.calico_version or state.calico_version
+
+    network_sets = []
     for obj in state.policies:
+        if is_calico(obj) and obj.kind in ("NetworkSet", "GlobalNetworkSet"):
+            info, found, nets = translate_network_set(obj)
+            alerts.extend(found)
+            network_sets.append(info)
+            policies.networks |= nets
+            policies.uses_ipv6 = policies.uses_ipv6 or any(n.version == 6 for n in nets)
+        elif is_calico(obj) and obj.kind == "Tier":
+            tier, found = translate_tier(obj)
+            alerts.extend(found)
+            policies.tiers[tier.name] = tier
+    ctx = CalicoContext(tuple(network_sets), {name: dict(ns.labels) for name, ns in state.namespaces.items()})
+
+    enforced: list[Policy] = []
+    staged: list[tuple[PolicyObject, Policy | None]] = []
+    hosts_reported = False
+    for obj in state.policies:
+        result = None
         if obj.kind == "NetworkPolicy" and obj.api_version == "networking.k8s.io/v1":
             result = translate_network_policy(obj)
-            alerts.extend(result.alerts)
-            if result.policy is not None:
-                policies.policies.append(result.policy)
-            policies.networks |= result.networks
-            policies.uses_ipv6 = policies.uses_ipv6 or result.uses_ipv6
         elif obj.kind in ADMIN_KINDS and obj.group == "policy.networking.k8s.io":
-            result = translate_admin_policy(obj, options.calico_version or state.calico_version)
-            alerts.extend(result.alerts)
+            result = translate_admin_policy(obj, calico_version)
             if result.policy is not None:
-                policies.policies.append(result.policy)
                 tier = next(t for t in ADMIN_TIERS if t.name == result.policy.tier)
                 policies.tiers.setdefault(tier.name, tier)
-            policies.networks |= result.networks
-            policies.uses_ipv6 = policies.uses_ipv6 or result.uses_ipv6
+        elif is_calico(obj) and obj.kind in ("NetworkSet", "GlobalNetworkSet", "Tier"):
+            continue
+        elif is_calico(obj) and obj.kind == "StagedKubernetesNetworkPolicy":
+            result = translate_staged_kubernetes(obj)
+        elif is_calico(obj) and obj.kind in ("NetworkPolicy", "GlobalNetworkPolicy", "StagedNetworkPolicy",
+                                             "StagedGlobalNetworkPolicy"):
+            result = translate_calico_policy(obj, ctx)
+            if result.policy is not None and result.policy.tier not in policies.tiers:
+                alerts.append(Alert("unknown-tier", f"{obj.ref.located()}: tier {result.policy.tier!r} is not "
+                                    "defined (Calico refuses such a policy); it is evaluated in a tier that sorts "
+                                    "last with default Deny", str(obj.ref)))
+                policies.tiers[result.policy.tier] = Tier(result.policy.tier, None, Action.DENY)
+        elif is_calico(obj) and obj.kind in UNMODELLED_CALICO:
+            if not hosts_reported:
+                alerts.append(Alert("host-endpoints-unmodelled", f"{obj.ref.located()}: {obj.kind} objects are read "
+                                    "but not modelled: traffic to and from nodes' host interfaces is not judged",
+                                    str(obj.ref)))
+                hosts_reported = True
+            continue
         else:
-            reason = f"{obj.kind} ({obj.api_version}) is not modelled yet"
+            reason = f"{obj.kind} ({obj.api_version}) is not modelled"
             alerts.append(Alert("unsupported-policy", f"{obj.ref.located()}: {reason}: the verdicts it could change "
                                 "are reported as unknown", str(obj.ref)))
-            policies.policies.append(_unknown_scope_policy(obj.ref, obj.namespace, reason))
+            enforced.append(_unknown_scope_policy(obj.ref, obj.namespace, reason))
+            continue
+        alerts.extend(result.alerts)
+        policies.networks |= result.networks
+        policies.uses_ipv6 = policies.uses_ipv6 or result.uses_ipv6
+        if obj.kind.startswith("Staged"):
+            staged.append((obj, result.policy))
+        elif result.policy is not None:
+            enforced.append(result.policy)
+
+    if options.promote_staged:
+        for obj, policy in staged:
+            target = _enforced_counterpart(obj)
+            enforced = [p for p in enforced if (p.ref.kind, p.ref.namespace, p.ref.name) != target]
+            if policy is not None:
+                enforced.append(replace(policy, staged=False))
+    policies.policies = enforced
+
     for item in state.unreadable:
         where = f" in namespace {item.namespace}" if item.namespace else ""
         reason = f"could not read {item.resource}{where}: {item.reason}"
@@ -62,8 +122,14 @@ def translate(state: ClusterState, options: TranslateOptions = TranslateOptions(
     return policies, alerts
 
 
+def _enforced_counterpart(obj: PolicyObject) -> tuple:
+    kind = {"StagedNetworkPolicy": "NetworkPolicy", "StagedGlobalNetworkPolicy": "GlobalNetworkPolicy",
+            "StagedKubernetesNetworkPolicy": "NetworkPolicy"}[obj.kind]
+    return (kind, obj.namespace, obj.name)
+
+
 def _is_policy_resource(resource: str) -> bool:
-    return any(word in resource for word in ("networkpolic", "networkset", "tiers", "hostendpoint"))
+    return any(word in resource for word in ("networkpolic", "networkset", "tiers"))
 
 
 def _unknown_scope_policy(ref: ObjectRef, namespace: str | None, reason: str) -> Policy:

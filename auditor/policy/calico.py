@@ -1,0 +1,624 @@
+"""Calico policies (projectcalico.org/v3 and crd.projectcalico.org/v1) -> IR, matching what Felix enforces.
+
+How Calico matches, as read in libcalico-go (updateprocessors/rules.go, networksetprocessor.go) and Felix:
+- A rule's source/destination selector matches *IP addresses*: those of workload endpoints whose labels match, and
+  the CIDRs of NetworkSets / GlobalNetworkSets whose labels match (SEMANTICS.md C3, C8). So `selector: all()` is
+  not "any address", and a pod whose IP lies in a matching NetworkSet is matched through that set.
+- Endpoint labels are the pod's labels plus `projectcalico.org/namespace`, `projectcalico.org/orchestrator`,
+  `projectcalico.org/serviceaccount` (names under 63 characters), and the inherited `pcns.<namespace label>`,
+  `pcns.projectcalico.org/name`, `pcsa.<service account label>`, `pcsa.projectcalico.org/name` (C2).
+- In a namespaced policy, a rule that uses selector, notSelector or serviceAccounts without namespaceSelector is
+  limited to the policy's namespace; nets-only rules are not (C3). A namespaceSelector is evaluated on namespace
+  labels (Calico prefixes them `pcns.`), with `all()` meaning "any namespaced endpoint" and `global()` "any
+  non-namespaced one" (GlobalNetworkSets, host endpoints). `notSelector` is never namespace-limited.
+- `types` default (C5): egress rules only -> [Egress]; otherwise [Ingress] (+ Egress when egress rules exist).
+- Order: policies by `order` (missing sorts last), then name; tiers likewise, each with its default action.
+Staged policies are kept but do not enforce unless --promote-staged.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Mapping
+
+from ..engine.addresses import IpSet, parse_network
+from ..engine.ports import ICMP, ICMPV6, PORT_PROTOCOLS, PortSet, canonical_protocol, protocol_number_set
+from ..model import Alert, PolicyObject
+from .ir import (
+    ANY,
+    DEFAULT_TIER,
+    EGRESS,
+    INGRESS,
+    Action,
+    AllOf,
+    EndpointInfo,
+    Policy,
+    PortSpec,
+    Rule,
+    Tier,
+    Tri,
+    UnknownEndpoint,
+)
+from .kubernetes import InvalidField, Translation, translate_network_policy
+from .selector import SelectorSyntaxError, parse
+
+CALICO_GROUPS = ("projectcalico.org", "crd.projectcalico.org")
+POLICY_KINDS = ("NetworkPolicy", "GlobalNetworkPolicy", "StagedNetworkPolicy", "StagedGlobalNetworkPolicy")
+SET_KINDS = ("NetworkSet", "GlobalNetworkSet")
+ACTIONS = {"Allow": Action.ALLOW, "Deny": Action.DENY, "Pass": Action.PASS, "Log": Action.LOG}
+SA_LABEL_MAX = 63  # projectcalico.org/serviceaccount is set only for names shorter than this (C2)
+
+
+# --- identities: what Calico selectors see of an address ----------------------------------------------------
+@dataclass(frozen=True)
+class Identity:
+    """A labelled thing an address belongs to: a workload endpoint or a (global) network set."""
+
+    labels: Mapping[str, str]
+    namespace: str | None  # None: non-namespaced (GlobalNetworkSet)
+    namespace_labels: Mapping[str, str] = field(default_factory=dict)
+    service_account: str | None = None
+    service_account_labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NetworkSetInfo:
+    name: str
+    namespace: str | None
+    labels: Mapping[str, str]
+    addresses: IpSet = field(compare=False, hash=False, default_factory=IpSet)
+
+    def identity(self, namespace_labels: Mapping[str, str]) -> Identity:
+        labels = dict(self.labels)
+        if self.namespace is not None:
+            labels["projectcalico.org/namespace"] = self.namespace
+            # Namespaced network sets carry the namespace profile, so they inherit its pcns.* labels.
+            labels.update(_prefixed("pcns.", namespace_labels, self.namespace))
+        return Identity(labels, self.namespace, namespace_labels)
+
+
+def _prefixed(prefix: str, labels: Mapping[str, str], name: str) -> dict[str, str]:
+    out = {prefix + k: v for k, v in labels.items()}
+    out[prefix + "projectcalico.org/name"] = name
+    return out
+
+
+def workload_identity(ep: EndpointInfo) -> Identity | None:
+    """The labels Calico gives the workload endpoint of a pod class; None for hostNetwork pods (no endpoint)."""
+    if ep.external or ep.host_network:
+        return None
+    labels = dict(ep.labels)
+    labels["projectcalico.org/namespace"] = ep.namespace
+    labels["projectcalico.org/orchestrator"] = "k8s"
+    if ep.service_account and len(ep.service_account) < SA_LABEL_MAX:
+        labels["projectcalico.org/serviceaccount"] = ep.service_account
+    labels.update(_prefixed("pcns.", ep.namespace_labels, ep.namespace))
+    if ep.service_account:
+        labels.update(_prefixed("pcsa.", ep.service_account_labels, ep.service_account))
+    return Identity(labels, ep.namespace, ep.namespace_labels, ep.service_account, ep.service_account_labels)
+
+
+_IDENTITIES: dict = {}
+
+
+def identities(ep: EndpointInfo, network_sets: tuple[NetworkSetInfo, ...],
+               namespace_labels: Mapping[str, Mapping[str, str]]) -> tuple[Identity, ...]:
+    key = (ep.key, id(network_sets))
+    found = _IDENTITIES.get(key)
+    if found is None:
+        found = []
+        own = workload_identity(ep)
+        if own is not None:
+            found.append(own)
+        for ns in network_sets:
+            if ep.addresses and (ep.addresses & ns.addresses):
+                found.append(ns.identity(namespace_labels.get(ns.namespace, {}) if ns.namespace else {}))
+        found = tuple(found)
+        if len(_IDENTITIES) > 200_000:
+            _IDENTITIES.clear()
+        _IDENTITIES[key] = found
+    return found
+
+
+def _holds(selector, labels: Mapping[str, str]) -> bool:
+    """Evaluate as Felix does: `all()` and `global()` are both true. (Their namespace meaning exists only in a
+    namespaceSelector, where Calico rewrites them to has(projectcalico.org/namespace) before parsing: see
+    _parse_ns_selector.)"""
+    return selector.evaluate(labels, namespaced=False)
+
+
+# --- matchers -----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CalicoEntity:
+    """One side of a Calico rule (source or destination EntityRule), as Felix matches it by address."""
+
+    selector: object = None  # Selector over the identity's full labels
+    not_selector: object = None
+    namespace: str | None = None  # limit to this namespace (namespaced policy, selector used, no nsSelector)
+    namespace_selector: object = None  # Selector over namespace labels (all()/global() already rewritten)
+    sa_selector: object = None  # Selector over service-account labels
+    sa_names: frozenset[str] | None = None
+    nets: tuple = ()
+    not_nets: tuple = ()
+    ip_version: int | None = None
+    network_sets: tuple[NetworkSetInfo, ...] = field(default=(), compare=False)
+    namespace_labels: Mapping = field(default_factory=dict, compare=False, hash=False)
+    text: str = field(default="", compare=False)
+
+    @property
+    def uses_identity(self) -> bool:
+        return any(x is not None for x in (self.selector, self.namespace_selector, self.sa_selector,
+                                           self.sa_names)) or self.namespace is not None
+
+    @cached_property
+    def net_set(self) -> IpSet:
+        return IpSet.of(*self.nets)
+
+    @cached_property
+    def not_net_set(self) -> IpSet:
+        return IpSet.of(*self.not_nets)
+
+    @property
+    def pod_label_keys(self) -> frozenset[str]:
+        keys: set[str] = set()
+        for sel in (self.selector, self.not_selector):
+            if sel is not None:
+                keys |= sel.label_keys
+        return frozenset(keys)
+
+    def _identity_matches(self, ident: Identity) -> bool:
+        if self.namespace is not None and ident.namespace != self.namespace:
+            return False
+        if self.namespace_selector is not None:
+            ns_labels = dict(ident.namespace_labels)
+            if ident.namespace is not None:
+                ns_labels["projectcalico.org/name"] = ident.namespace
+                ns_labels["projectcalico.org/namespace"] = ident.namespace
+            if not _holds(self.namespace_selector, ns_labels):
+                return False
+        if self.sa_selector is not None or self.sa_names is not None:
+            if ident.service_account is None:
+                sa_labels: dict = {}
+            else:
+                sa_labels = dict(ident.service_account_labels)
+                sa_labels["projectcalico.org/name"] = ident.service_account
+            if self.sa_selector is not None and not _holds(self.sa_selector, sa_labels):
+                return False
+            if self.sa_names is not None:
+                label = ident.labels.get("projectcalico.org/serviceaccount")
+                if label is None or label not in self.sa_names:
+                    return False
+        if self.selector is not None and not _holds(self.selector, ident.labels):
+            return False
+        return True
+
+    def match(self, ep: EndpointInfo) -> Tri:
+        if self.ip_version is not None and not _has_version(ep.addresses, self.ip_version):
+            return False
+        if self.nets and not (ep.addresses & self.net_set):
+            return False
+        if self.not_nets and ep.addresses and (ep.addresses & self.not_net_set):
+            return False
+        if not self.uses_identity and self.not_selector is None:
+            return True
+        ids = identities(ep, self.network_sets, self.namespace_labels)
+        if self.uses_identity and not any(self._identity_matches(i) for i in ids):
+            return False
+        if self.not_selector is not None and any(
+                _holds(self.not_selector, i.labels) for i in ids):
+            return False
+        return True
+
+    def describe(self) -> str:
+        return self.text or "any"
+
+
+def _has_version(addresses: IpSet, version: int) -> bool:
+    return bool(addresses.v4) if version == 4 else bool(addresses.v6)
+
+
+@dataclass(frozen=True)
+class CalicoPolicySelection:
+    """Which workload endpoints a Calico policy applies to (never hostNetwork pods: they have no endpoint)."""
+
+    selector: object
+    namespace: str | None = None
+    namespace_selector: object = None
+    sa_selector: object = None
+
+    @property
+    def pod_label_keys(self) -> frozenset[str]:
+        return self.selector.label_keys
+
+    def match(self, ep: EndpointInfo) -> Tri:
+        ident = workload_identity(ep)
+        if ident is None:
+            return False
+        if self.namespace is not None and ep.namespace != self.namespace:
+            return False
+        if self.namespace_selector is not None:
+            ns_labels = dict(ep.namespace_labels)
+            ns_labels["projectcalico.org/name"] = ep.namespace
+            ns_labels["projectcalico.org/namespace"] = ep.namespace
+            if not _holds(self.namespace_selector, ns_labels):
+                return False
+        if self.sa_selector is not None:
+            sa_labels = dict(ep.service_account_labels)
+            sa_labels["projectcalico.org/name"] = ep.service_account
+            if not _holds(self.sa_selector, sa_labels):
+                return False
+        return _holds(self.selector, ident.labels)
+
+    def describe(self) -> str:
+        parts = [str(self.selector)]
+        if self.namespace:
+            parts.append(f"in namespace {self.namespace}")
+        if self.namespace_selector is not None:
+            parts.append(f"namespaces [{self.namespace_selector}]")
+        if self.sa_selector is not None:
+            parts.append(f"service accounts [{self.sa_selector}]")
+        return " ".join(parts)
+
+
+# --- translation ---------------------------------------------------------------------------------------------
+@dataclass
+class CalicoContext:
+    """Cluster-wide facts the translation needs: network sets (rule selectors match them) and namespace labels."""
+
+    network_sets: tuple[NetworkSetInfo, ...] = ()
+    namespace_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+
+def is_calico(obj: PolicyObject) -> bool:
+    return obj.group in CALICO_GROUPS
+
+
+def translate_network_set(obj: PolicyObject) -> tuple[NetworkSetInfo | None, list[Alert], set]:
+    where = obj.ref.located()
+    spec = obj.spec if isinstance(obj.spec, Mapping) else {}
+    nets = []
+    alerts = []
+    for i, text in enumerate(spec.get("nets") or []):
+        try:
+            nets.append(_cidr_or_ip(text))
+        except ValueError as err:
+            alerts.append(Alert("invalid-field", f"{where}: spec.nets[{i}]: {text!r} is not a CIDR or IP ({err}); "
+                                "ignored", str(obj.ref)))
+    namespace = obj.namespace if obj.kind == "NetworkSet" else None
+    info = NetworkSetInfo(obj.name, namespace, dict(obj.labels or {}), IpSet.of(*nets))
+    return info, alerts, set(nets)
+
+
+def translate_tier(obj: PolicyObject) -> tuple[Tier | None, list[Alert]]:
+    spec = obj.spec if isinstance(obj.spec, Mapping) else {}
+    order = spec.get("order")
+    alerts = []
+    if order is not None and (isinstance(order, bool) or not isinstance(order, (int, float))):
+        alerts.append(Alert("invalid-field", f"{obj.ref.located()}: spec.order: {order!r} is not a number; the tier "
+                            "sorts last", str(obj.ref)))
+        order = None
+    action = spec.get("defaultAction") or "Deny"
+    if action not in ("Deny", "Pass"):
+        alerts.append(Alert("invalid-field", f"{obj.ref.located()}: spec.defaultAction: {action!r} is not Deny or "
+                            "Pass; read as Deny", str(obj.ref)))
+        action = "Deny"
+    if obj.name == "default" and action != "Deny":
+        alerts.append(Alert("invalid-field", f"{obj.ref.located()}: the default tier's defaultAction is always "
+                            "Deny", str(obj.ref)))
+        action = "Deny"
+    return Tier(obj.name, float(order) if order is not None else None, ACTIONS[action]), alerts
+
+
+def translate_calico_policy(obj: PolicyObject, ctx: CalicoContext) -> Translation:
+    """A Calico (Staged)NetworkPolicy or (Staged)GlobalNetworkPolicy; never raises for bad content."""
+    out = Translation(None)
+    where = obj.ref.located()
+    staged = obj.kind.startswith("Staged")
+    namespaced = obj.kind in ("NetworkPolicy", "StagedNetworkPolicy")
+    namespace = (obj.namespace or "default") if namespaced else None
+
+    def problem(path: str, message: str, code: str = "invalid-field") -> str:
+        out.alerts.append(Alert(code, f"{where}: {path}: {message}", str(obj.ref)))
+        return f"{obj.ref}: {path}: {message}"
+
+    spec = obj.spec
+    if not isinstance(spec, Mapping):
+        out.policy = _unknown_policy(obj, namespace, problem("spec", "must be an object"), staged)
+        return out
+    tier = spec.get("tier") or "default"
+    name = _display_name(obj, tier)
+    if staged and spec.get("stagedAction") == "Delete":
+        out.policy = None
+        out.alerts.append(Alert("staged-delete", f"{where}: stagedAction Delete previews deleting {name}; with "
+                                "--promote-staged that policy is left out", str(obj.ref)))
+        return out
+    for flag in ("doNotTrack", "preDNAT"):
+        if spec.get(flag):
+            out.alerts.append(Alert("host-endpoint-only", f"{where}: spec.{flag} policies apply only to host "
+                                    "endpoints, which netaudit does not model; it has no effect on pods",
+                                    str(obj.ref)))
+            return out
+    order = spec.get("order")
+    if order is not None and (isinstance(order, bool) or not isinstance(order, (int, float))):
+        reason = problem("spec.order", f"{order!r} is not a number")
+        out.policy = _unknown_policy(obj, namespace, reason, staged, tier)
+        return out
+
+    try:
+        selector = _parse(spec.get("selector"), "spec.selector")
+        ns_selector = sa_selector = None
+        if not namespaced:
+            if spec.get("namespaceSelector"):
+                ns_selector = _parse_ns_selector(spec["namespaceSelector"], "spec.namespaceSelector")
+            if spec.get("serviceAccountSelector"):
+                sa_selector = _parse(spec["serviceAccountSelector"], "spec.serviceAccountSelector")
+        elif spec.get("serviceAccountSelector"):
+            sa_selector = _parse(spec["serviceAccountSelector"], "spec.serviceAccountSelector")
+        selection = CalicoPolicySelection(selector, namespace, ns_selector, sa_selector)
+    except InvalidField as err:
+        reason = problem(err.field, err.message)
+        out.policy = _unknown_policy(obj, namespace, reason, staged, tier)
+        return out
+
+    ingress_raw, egress_raw = spec.get("ingress"), spec.get("egress")
+    types = spec.get("types")
+    if not types:
+        # v3 default (C5), unlike Kubernetes: egress rules only -> Egress; otherwise Ingress (+Egress if any).
+        types = ["Egress"] if egress_raw and not ingress_raw else ["Ingress"] + (["Egress"] if egress_raw else [])
+    if not isinstance(types, list) or any(t not in ("Ingress", "Egress") for t in types):
+        reason = problem("spec.types", f"{types!r} must list Ingress and/or Egress")
+        out.policy = _unknown_policy(obj, namespace, reason, staged, tier)
+        return out
+
+    def rules_for(direction: str, raw: object) -> tuple[Rule, ...] | None:
+        if direction.capitalize() not in types:
+            if raw:
+                out.alerts.append(Alert("rules-ignored", f"{where}: spec.{direction} has rules but types is {types}: "
+                                        "they have no effect", str(obj.ref)))
+            return None
+        if raw is None:
+            return ()
+        if not isinstance(raw, list):
+            return (Rule(Action.DENY, UnknownEndpoint(problem(f"spec.{direction}", "must be a list")), index=0),)
+        return tuple(_rule(direction, i, r, namespace, ctx, out, problem) for i, r in enumerate(raw))
+
+    out.policy = Policy(ref=obj.ref, tier=tier, order=float(order) if order is not None else None,
+                        selector=selection, ingress=rules_for(INGRESS, ingress_raw),
+                        egress=rules_for(EGRESS, egress_raw), name=name, staged=staged)
+    return out
+
+
+def translate_staged_kubernetes(obj: PolicyObject) -> Translation:
+    """StagedKubernetesNetworkPolicy: a Kubernetes NetworkPolicy spec that does not enforce (unless promoted)."""
+    spec = obj.spec if isinstance(obj.spec, Mapping) else {}
+    if spec.get("stagedAction") == "Delete":
+        return Translation(None, [Alert("staged-delete", f"{obj.ref.located()}: stagedAction Delete: left out",
+                                        str(obj.ref))])
+    plain = PolicyObject("networking.k8s.io/v1", "NetworkPolicy", obj.name, obj.namespace,
+                         {k: v for k, v in spec.items() if k != "stagedAction"}, obj.labels, obj.annotations,
+                         obj.source)
+    result = translate_network_policy(plain)
+    if result.policy is not None:
+        from dataclasses import replace
+        result.policy = replace(result.policy, ref=obj.ref, staged=True)
+    return result
+
+
+def _display_name(obj: PolicyObject, tier: str) -> str:
+    # v3.29-v3.31 store policies in tiers other than default as "<tier>.<name>"; show the name as written.
+    return obj.name
+
+
+def _cidr_or_ip(text: object):
+    value = str(text)
+    if "/" not in value:
+        address = ipaddress.ip_address(value)
+        return ipaddress.ip_network(f"{address}/{address.max_prefixlen}")
+    return parse_network(value)
+
+
+def _parse(text: object, where: str):
+    if text is None or text == "":
+        return parse("all()")
+    if not isinstance(text, str):
+        raise InvalidField(where, f"must be a selector string, got {type(text).__name__}")
+    try:
+        return parse(text)
+    except SelectorSyntaxError as err:
+        raise InvalidField(where, str(err)) from None
+
+
+def _parse_ns_selector(text: object, where: str):
+    """A namespaceSelector, rewritten as Calico does: all() = any namespace, global() = no namespace."""
+    if not isinstance(text, str):
+        raise InvalidField(where, f"must be a selector string, got {type(text).__name__}")
+    rewritten = text.replace("all()", "has(projectcalico.org/namespace)").replace(
+        "global()", "!has(projectcalico.org/namespace)")
+    try:
+        return parse(rewritten)
+    except SelectorSyntaxError as err:
+        raise InvalidField(where, str(err)) from None
+
+
+def _entity(raw: object, where: str, namespace: str | None, ctx: CalicoContext, out: Translation) -> CalicoEntity:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise InvalidField(where, "must be an object")
+    known = {"nets", "notNets", "selector", "notSelector", "namespaceSelector", "ports", "notPorts",
+             "serviceAccounts", "services"}
+    unknown = set(raw) - known
+    if unknown:
+        raise InvalidField(where, f"unknown field(s) {', '.join(sorted(unknown))}")
+    selector = _parse(raw["selector"], f"{where}.selector") if raw.get("selector") else None
+    not_selector = _parse(raw["notSelector"], f"{where}.notSelector") if raw.get("notSelector") else None
+    ns_selector = _parse_ns_selector(raw["namespaceSelector"], f"{where}.namespaceSelector") \
+        if raw.get("namespaceSelector") else None
+    sa_selector = sa_names = None
+    accounts = raw.get("serviceAccounts")
+    if accounts:
+        if not isinstance(accounts, Mapping):
+            raise InvalidField(f"{where}.serviceAccounts", "must be an object with names and/or selector")
+        if accounts.get("selector"):
+            sa_selector = _parse(accounts["selector"], f"{where}.serviceAccounts.selector")
+        if accounts.get("names"):
+            if not isinstance(accounts["names"], list):
+                raise InvalidField(f"{where}.serviceAccounts.names", "must be a list of names")
+            sa_names = frozenset(str(n) for n in accounts["names"])
+            long_names = sorted(n for n in sa_names if len(n) >= SA_LABEL_MAX)
+            if long_names:
+                out.alerts.append(Alert(
+                    "long-service-account", f"{where}.serviceAccounts.names: {long_names[0]} has "
+                    f"{len(long_names[0])} characters; Calico sets no serviceaccount label for names of "
+                    f"{SA_LABEL_MAX}+ characters, so it never matches", where))
+    scoped_namespace = None
+    if ns_selector is None and namespace is not None and (selector or not_selector or accounts):
+        scoped_namespace = namespace
+    nets, not_nets = [], []
+    for key, target in (("nets", nets), ("notNets", not_nets)):
+        for i, text in enumerate(raw.get(key) or []):
+            try:
+                target.append(_cidr_or_ip(text))
+            except ValueError as err:
+                raise InvalidField(f"{where}.{key}[{i}]", f"{text!r} is not a CIDR ({err})") from None
+    out.networks.update(nets)
+    out.networks.update(not_nets)
+    out.uses_ipv6 = out.uses_ipv6 or any(n.version == 6 for n in nets + not_nets)
+    parts = []
+    if scoped_namespace:
+        parts.append(f"namespace {scoped_namespace}")
+    if ns_selector is not None:
+        parts.append(f"namespaceSelector [{raw['namespaceSelector']}]")
+    if selector is not None:
+        parts.append(f"selector [{selector}]")
+    if not_selector is not None:
+        parts.append(f"notSelector [{not_selector}]")
+    if accounts:
+        parts.append(f"serviceAccounts {dict(accounts)}")
+    if nets:
+        parts.append("nets " + ",".join(map(str, nets)))
+    if not_nets:
+        parts.append("notNets " + ",".join(map(str, not_nets)))
+    return CalicoEntity(selector, not_selector, scoped_namespace, ns_selector, sa_selector, sa_names, tuple(nets),
+                        tuple(not_nets), None, ctx.network_sets, ctx.namespace_labels, " ".join(parts) or "any")
+
+
+def _ports(raw: object, where: str, protocol: str | None) -> tuple[PortSet, tuple]:
+    if not isinstance(raw, list):
+        raise InvalidField(where, "must be a list of ports (numbers, 'start:end' ranges or names)")
+    if protocol not in PORT_PROTOCOLS:
+        raise InvalidField(where, "needs protocol TCP, UDP or SCTP on the rule")
+    numeric = PortSet.empty()
+    named = []
+    for i, value in enumerate(raw):
+        if isinstance(value, bool):
+            raise InvalidField(f"{where}[{i}]", f"{value!r} is not a port")
+        if isinstance(value, int):
+            if not 0 <= value <= 65535:
+                raise InvalidField(f"{where}[{i}]", f"{value} is not a port number")
+            numeric = numeric | PortSet.ports(protocol, max(value, 1))
+            continue
+        text = str(value)
+        if ":" in text:
+            low, _, high = text.partition(":")
+            if not (low.isdigit() and high.isdigit()) or int(low) > int(high) or int(high) > 65535:
+                raise InvalidField(f"{where}[{i}]", f"{text!r} is not a 'start:end' port range")
+            numeric = numeric | PortSet.ports(protocol, max(int(low), 1), int(high))
+        elif text.isdigit():
+            numeric = numeric | PortSet.ports(protocol, max(int(text), 1))
+        else:
+            named.append((protocol, text))
+    return numeric, tuple(named)
+
+
+def _rule(direction: str, index: int, raw: object, namespace: str | None, ctx: CalicoContext, out: Translation,
+          problem) -> Rule:
+    base = f"spec.{direction}[{index}]"
+    if not isinstance(raw, Mapping):
+        return Rule(Action.DENY, UnknownEndpoint(problem(base, "must be an object")), index=index, text=base)
+    action = ACTIONS.get(raw.get("action"))
+    if action is None:
+        reason = problem(f"{base}.action", f"{raw.get('action')!r} is not Allow, Deny, Pass or Log")
+        return Rule(Action.DENY, UnknownEndpoint(reason), index=index, text=base)
+    text = f"{base} ({raw['action']})"
+    try:
+        protocol = None
+        proto_raw = raw.get("protocol")
+        if proto_raw is not None:
+            protocol = canonical_protocol(proto_raw)
+            if protocol is None:
+                raise InvalidField(f"{base}.protocol", f"{proto_raw!r} is not a protocol name or number 1-255")
+        numeric = protocol_number_set(proto_raw) if proto_raw is not None else PortSet.all()
+        if raw.get("notProtocol") is not None:
+            if canonical_protocol(raw["notProtocol"]) is None:
+                raise InvalidField(f"{base}.notProtocol", f"{raw['notProtocol']!r} is not a protocol")
+            numeric = numeric - protocol_number_set(raw["notProtocol"])
+        for key, negate in (("icmp", False), ("notICMP", True)):
+            icmp = raw.get(key)
+            if icmp is None:
+                continue
+            if protocol not in (ICMP, ICMPV6):
+                raise InvalidField(f"{base}.{key}", "needs protocol ICMP or ICMPv6")
+            if not isinstance(icmp, Mapping):
+                raise InvalidField(f"{base}.{key}", "must be an object with type and code")
+            chosen = PortSet.icmp(protocol, icmp.get("type"), icmp.get("code"))
+            numeric = numeric - chosen if negate else numeric & chosen
+        ip_version = raw.get("ipVersion")
+        if ip_version not in (None, 4, 6):
+            raise InvalidField(f"{base}.ipVersion", f"{ip_version!r} is not 4 or 6")
+
+        source = _entity(raw.get("source"), f"{base}.source", namespace, ctx, out)
+        destination = _entity(raw.get("destination"), f"{base}.destination", namespace, ctx, out)
+        dst_raw = raw.get("destination") or {}
+        named: tuple = ()
+        if dst_raw.get("ports") is not None:
+            ports_numeric, named = _ports(dst_raw["ports"], f"{base}.destination.ports", protocol)
+            numeric = numeric & ports_numeric
+        not_ports = None
+        if dst_raw.get("notPorts") is not None:
+            not_numeric, not_named = _ports(dst_raw["notPorts"], f"{base}.destination.notPorts", protocol)
+            not_ports = PortSpec(not_numeric, not_named)
+        ports = PortSpec(numeric, named)
+        if ip_version is not None:
+            source = _with_version(source, ip_version)
+            destination = _with_version(destination, ip_version)
+        peer, local = (source, destination) if direction == INGRESS else (destination, source)
+        peer_side = "source" if direction == INGRESS else "destination"
+
+        unknowns = []
+        src_raw = raw.get("source") or {}
+        if src_raw.get("ports") is not None or src_raw.get("notPorts") is not None:
+            unknowns.append(problem(f"{base}.source.ports", "source ports are not modelled; the flows this rule "
+                                    "could match are unknown", "unmodelled-field"))
+        for side in ("source", "destination"):
+            if (raw.get(side) or {}).get("services"):
+                unknowns.append(problem(f"{base}.{side}.services", "service matches are not modelled yet; the flows "
+                                        "this rule could match are unknown", "unmodelled-field"))
+        if raw.get("http"):
+            unknowns.append(problem(f"{base}.http", "HTTP (layer 7) matches are not modelled; the flows this rule "
+                                    "could match are unknown", "unmodelled-field"))
+        if unknowns:
+            peer = AllOf((peer, UnknownEndpoint("; ".join(unknowns))))
+        rule_text = f"{text} {peer_side} {peer.describe()}"
+        return Rule(action, peer, ports, not_ports, local if local.uses_identity or local.nets or local.not_nets
+                    or local.not_selector is not None or local.ip_version else ANY, index=index, text=rule_text)
+    except InvalidField as err:
+        reason = problem(err.field, err.message)
+        return Rule(action, UnknownEndpoint(reason), index=index, text=text)
+
+
+def _with_version(entity: CalicoEntity, version: int) -> CalicoEntity:
+    from dataclasses import replace
+    return replace(entity, ip_version=version)
+
+
+def _unknown_policy(obj: PolicyObject, namespace: str | None, reason: str, staged: bool,
+                    tier: str = DEFAULT_TIER.name) -> Policy:
+    unknown = UnknownEndpoint(reason)
+    scope = CalicoPolicySelection(parse("all()"), namespace)
+    rules = (Rule(Action.ALLOW, unknown, index=0, text="(unreadable)"),
+             Rule(Action.DENY, unknown, index=1, text="(unreadable)"))
+    return Policy(ref=obj.ref, tier=tier, order=None, selector=AllOf((scope, unknown)), ingress=rules, egress=rules,
+                  name=obj.name, staged=staged)
