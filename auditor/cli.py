@@ -219,6 +219,89 @@ def snapshot(manifests, snapshot, kubeconfig, context, namespaces, all_namespace
     _print_alerts(state.alerts, quiet)
 
 
+@main.command()
+@source_options
+@click.option("-o", "--output", type=click.Choice(["table", "json", "sarif"]), default="table", show_default=True,
+              help="table: for people; json: netaudit/v1 Findings; sarif: SARIF 2.1.0 for code-scanning tools.")
+@click.option("--fail-on", type=click.Choice(["high", "medium", "low", "info", "never"]), default="high",
+              show_default=True, help="Exit with code 1 when a finding of this severity or worse exists.")
+def check(manifests, snapshot, kubeconfig, context, namespaces, all_namespaces, promote_staged, calico_version,
+          quiet, output, fail_on):
+    """List what is wrong or risky: findings with a stable code, severity, the objects and a fix hint.
+
+    \b
+    Examples:
+      netaudit check                                # the live cluster
+      netaudit check -f k8s/ --fail-on medium       # a CI gate on manifests
+      netaudit check -f k8s/ -o sarif > netaudit.sarif
+    """
+    from .findings import SEVERITIES, run_checks
+    from .report import findings as findings_report
+    state = _load(manifests, snapshot, kubeconfig, context)
+    result = _analyze(state, promote_staged, calico_version)
+    findings = run_checks(result)
+    if namespaces and not all_namespaces:
+        wanted = set(namespaces)
+        findings = [f for f in findings if not f.objects or any(_object_namespace(o) in wanted for o in f.objects)]
+    if output == "json":
+        click.echo(findings_report.render_json(findings, result.alerts), nl=False)
+    elif output == "sarif":
+        sources = {str(p.ref): p.source for p in state.policies if p.source}
+        click.echo(findings_report.render_sarif(findings, sources), nl=False)
+    else:
+        click.echo(findings_report.render_table(findings), nl=False)
+    _print_alerts(result.alerts, quiet)
+    if fail_on != "never":
+        limit = SEVERITIES.index(fail_on)
+        if any(SEVERITIES.index(f.severity) <= limit for f in findings):
+            sys.exit(EXIT_FAILED_CHECK)
+
+
+def _object_namespace(obj: str) -> str | None:
+    """'NetworkPolicy ns/name' -> ns; 'ns/Kind/name' -> ns; 'Namespace ns' -> ns."""
+    text = obj.split(" ", 1)[1] if " " in obj else obj
+    return text.split("/", 1)[0] if "/" in text or obj.startswith("Namespace ") else None
+
+
+@main.command()
+@source_options
+@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--dns-service", default="kube-system/kube-dns", show_default=True, metavar="NS/NAME",
+              help="The Service pods use for DNS.")
+@click.option("--no-records", is_flag=True, help="Only check DNS reachability; do not list the names.")
+def dns(manifests, snapshot, kubeconfig, context, namespaces, all_namespaces, promote_staged, calico_version, quiet,
+        output, dns_service, no_records):
+    """Cluster DNS: the names it serves, and whether every pod can still reach it.
+
+    Reads the CoreDNS Corefile (ConfigMap kube-system/coredns) for the cluster domain and pods mode, lists the
+    A/AAAA, SRV and CNAME names of Services and Pods, and checks that each pod using cluster DNS can reach the
+    DNS backends (CoreDNS pods, or NodeLocal DNSCache) on 53/UDP and 53/TCP through its policies.
+    """
+    from .dns.names import dns_records
+    from .dns.reachability import dns_findings, dns_path
+    from .dns.settings import dns_settings
+    if dns_service.count("/") != 1:
+        raise click.BadParameter("expected NAMESPACE/NAME, e.g. kube-system/kube-dns", param_hint="--dns-service")
+    service = tuple(dns_service.split("/"))
+    state = _load(manifests, snapshot, kubeconfig, context)
+    result = _analyze(state, promote_staged, calico_version)
+    settings, alerts = dns_settings(state)
+    records = [] if no_records else dns_records(state, settings)
+    shown = set(namespaces) if namespaces and not all_namespaces else None
+    if shown:
+        records = [r for r in records if r.owner.split(" ", 1)[1].split("/")[0] in shown]
+    findings = dns_findings(result, service)
+    if shown:
+        findings = [f for f in findings if f.objects and f.objects[0].split("/")[0] in shown]
+    path = dns_path(result, service)
+    from .report import dns as dns_report
+    if output == "json":
+        click.echo(dns_report.render_json(settings, path, records, findings, result.alerts + alerts), nl=False)
+    else:
+        click.echo(dns_report.render_text(settings, path, records, findings), nl=False)
+    _print_alerts(result.alerts + alerts, quiet)
+
+
 def run() -> None:  # pragma: no cover - console entry point used by tests through main
     main()
 

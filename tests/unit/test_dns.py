@@ -139,3 +139,13 @@ def test_dns_names():
 def test_pods_disabled_serves_no_pod_records():
     objects = [ns("x"), pod("x", "a", {"app": "a"}, "10.0.0.2")]
     assert dns_records(state(objects), DnsSettings("cluster.local", "disabled")) == []
+
+
+def test_only_some_coredns_pods_reachable_is_partial():
+    # Two CoreDNS pods; the egress allow names only coredns-1's IP: queries fail whenever kube-proxy picks the other.
+    objects = kube_dns() + [pod("kube-system", "coredns-2", {"k8s-app": "kube-dns"}, "10.0.9.2"),
+                            ns("app"), pod("app", "web", {"app": "web"}, "10.0.1.1"), DENY_EGRESS,
+                            netpol("app", "dns-one", {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{
+                                "to": [{"ipBlock": {"cidr": "10.0.9.1/32"}}],
+                                "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}]})]
+    assert set(findings(objects)) == {("dns-partial", "app/Pod/web")}

@@ -1,0 +1,192 @@
+"""Every finding: one small cluster that triggers it and one that does not (answers worked out by hand), plus the
+`check` command's formats and exit codes, and SARIF validated against the official 2.1.0 schema."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from auditor.analysis import analyze
+from auditor.cli import main
+from auditor.findings import CATALOGUE, run_checks
+from auditor.model import Unreadable
+from auditor.sources.manifests import build_state
+
+SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "schemas" / "sarif-2.1.0-rtm.5.json").read_text())
+
+
+def ns(name, **labels):
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
+
+
+def pod(namespace, name, labels, ip, ports=(), **spec):
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": namespace, "labels": labels},
+            "spec": dict({"containers": [{"name": "c", "image": "i", "ports": [
+                {"name": n, "containerPort": p, "protocol": "TCP"} for n, p in ports]}]}, **spec),
+            "status": {"podIP": ip}}
+
+
+def np(namespace, name, spec):
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": name, "namespace": namespace}, "spec": spec}
+
+
+DENY_ALL = np("x", "deny-all", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]})
+BASE = [ns("x"), pod("x", "a", {"app": "a"}, "10.0.0.1", [("http", 8080)]), pod("x", "b", {"app": "b"}, "10.0.0.2")]
+
+
+def codes(objects, unreadable=()):
+    state = build_state([(o, "t.yaml:1") for o in objects])
+    state.unreadable.extend(unreadable)
+    return {f.code for f in run_checks(analyze(state))}
+
+
+CASES = {
+    # code: (objects that trigger it, objects that do not)
+    "no-ingress-isolation": (BASE, BASE + [DENY_ALL]),
+    "no-egress-isolation": (BASE, BASE + [DENY_ALL]),
+    "policy-selects-nothing": (
+        BASE + [DENY_ALL, np("x", "ghost", {"podSelector": {"matchLabels": {"app": "nope"}}})],
+        BASE + [DENY_ALL, np("x", "real", {"podSelector": {"matchLabels": {"app": "a"}}})]),
+    "peer-matches-nothing": (
+        BASE + [DENY_ALL, np("x", "p", {"podSelector": {}, "ingress": [{"from": [
+            {"namespaceSelector": {"matchLabels": {"name": "kube-system"}}}]}]})],
+        BASE + [DENY_ALL, np("x", "p", {"podSelector": {}, "ingress": [{"from": [
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "x"}}}]}]})]),
+    "named-port-unresolved": (
+        BASE + [DENY_ALL, np("x", "p", {"podSelector": {"matchLabels": {"app": "a"}},
+                                        "ingress": [{"ports": [{"port": "https"}]}]})],
+        BASE + [DENY_ALL, np("x", "p", {"podSelector": {"matchLabels": {"app": "a"}},
+                                        "ingress": [{"ports": [{"port": "http"}]}]})]),
+    "rules-ignored": (
+        BASE + [DENY_ALL, np("x", "p", {"podSelector": {}, "policyTypes": ["Ingress"],
+                                        "egress": [{"ports": [{"port": 53, "protocol": "UDP"}]}]})],
+        BASE + [DENY_ALL, np("x", "p", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"],
+                                        "egress": [{"ports": [{"port": 53, "protocol": "UDP"}]}]})]),
+    "ipblock-covers-cluster": (
+        BASE + [DENY_ALL, np("x", "p", {"podSelector": {}, "policyTypes": ["Egress"],
+                                        "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]}]})],
+        BASE + [DENY_ALL, np("x", "p", {"podSelector": {}, "policyTypes": ["Egress"],
+                                        "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0",
+                                                                        "except": ["10.0.0.0/8"]}}]}]})]),
+    "allow-from-anywhere": (
+        BASE + [DENY_ALL, np("x", "p", {"podSelector": {}, "ingress": [{"ports": [{"port": 8080}]}]})],
+        BASE + [DENY_ALL, np("x", "p", {"podSelector": {}, "ingress": [{"from": [
+            {"podSelector": {"matchLabels": {"app": "b"}}}], "ports": [{"port": 8080}]}]})]),
+    "host-network-pod": (BASE + [pod("x", "agent", {"app": "agent"}, "172.18.0.2", hostNetwork=True)], BASE),
+    "service-unreachable": (
+        BASE + [DENY_ALL, {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "a", "namespace": "x"},
+                           "spec": {"selector": {"app": "a"}, "ports": [{"port": 80, "targetPort": "http"}]}}],
+        BASE + [{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "a", "namespace": "x"},
+                 "spec": {"selector": {"app": "a"}, "ports": [{"port": 80, "targetPort": "http"}]}}]),
+    "rule-shadowed": (
+        BASE + [ns("c"), {"apiVersion": "projectcalico.org/v3", "kind": "NetworkPolicy",
+                          "metadata": {"name": "p", "namespace": "x"},
+                          "spec": {"selector": "all()", "ingress": [
+                              {"action": "Deny"}, {"action": "Allow", "protocol": "TCP",
+                                                   "destination": {"ports": [8080]}}]}}],
+        BASE + [{"apiVersion": "projectcalico.org/v3", "kind": "NetworkPolicy",
+                 "metadata": {"name": "p", "namespace": "x"},
+                 "spec": {"selector": "all()", "ingress": [
+                     {"action": "Allow", "protocol": "TCP", "destination": {"ports": [8080]}}, {"action": "Deny"}]}}]),
+}
+
+
+@pytest.mark.parametrize("code", sorted(CASES))
+def test_finding_triggers_and_does_not(code):
+    bad, good = CASES[code]
+    assert code in codes(bad), f"{code} should be found"
+    assert code not in codes(good), f"{code} should not be found"
+
+
+def test_unknown_verdicts_for_lack_of_permission():
+    denied = Unreadable("networkpolicies.networking.k8s.io", None, "forbidden: list is not allowed")
+    assert "unknown-verdicts" in codes(BASE, [denied])
+    assert "unknown-verdicts" not in codes(BASE)
+
+
+def test_dns_blocked_is_in_the_catalogue_run():
+    objects = BASE + [ns("kube-system"), pod("kube-system", "coredns", {"k8s-app": "kube-dns"}, "10.0.9.1"),
+                      {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "kube-dns",
+                                                                           "namespace": "kube-system"},
+                       "spec": {"selector": {"k8s-app": "kube-dns"}, "clusterIP": "10.96.0.10",
+                                "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP",
+                                                                            "name": "tcp"}]}}]
+    assert "dns-blocked" in codes(objects + [DENY_ALL])
+    assert "dns-blocked" not in codes(objects)
+
+
+KUBE_DNS = [ns("kube-system"), pod("kube-system", "coredns", {"k8s-app": "kube-dns"}, "10.0.9.1"),
+            {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "kube-dns", "namespace": "kube-system"},
+             "spec": {"selector": {"k8s-app": "kube-dns"}, "clusterIP": "10.96.0.10",
+                      "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP", "name": "tcp"}]}}]
+
+
+def test_dns_service_missing_and_no_backends():
+    assert "dns-service-missing" in codes(BASE) and "dns-service-missing" not in codes(BASE + KUBE_DNS)
+    no_backends = KUBE_DNS[:1] + KUBE_DNS[2:]  # the Service, but no CoreDNS pod
+    assert "dns-no-backends" in codes(BASE + no_backends) and "dns-no-backends" not in codes(BASE + KUBE_DNS)
+
+
+def test_dns_unknown_when_a_policy_cannot_be_read():
+    broken = np("x", "broken", {"podSelector": {}, "policyTypes": ["Egress"],
+                                "egress": [{"to": [{"podSelector": {"matchLabels": {"a": 1}}}]}]})
+    assert "dns-unknown" in codes(BASE + KUBE_DNS + [broken])
+    assert "dns-unknown" not in codes(BASE + KUBE_DNS)
+
+
+def test_every_catalogue_code_is_tested():
+    tested = set(CASES) | {"unknown-verdicts", "dns-blocked", "dns-tcp-blocked", "dns-partial", "dns-unknown",
+                           "dns-no-backends", "dns-service-missing"}
+    assert set(CATALOGUE) <= tested
+
+
+def write(tmp_path, objects) -> str:
+    path = tmp_path / "cluster.yaml"
+    path.write_text(yaml.safe_dump_all(objects))
+    return str(path)
+
+
+def test_check_exit_codes(tmp_path):
+    path = write(tmp_path, CASES["policy-selects-nothing"][0])  # a medium finding, and low ones; no high
+    run = CliRunner().invoke
+    assert run(main, ["check", "-f", path, "-q"]).exit_code == 0  # default --fail-on high
+    assert run(main, ["check", "-f", path, "-q", "--fail-on", "medium"]).exit_code == 1
+    assert run(main, ["check", "-f", path, "-q", "--fail-on", "never"]).exit_code == 0
+    clean = write(tmp_path, BASE + [DENY_ALL])  # only the info "dns-service-missing" remains
+    assert run(main, ["check", "-f", clean, "-q", "--fail-on", "low"]).exit_code == 0
+    assert run(main, ["check", "-f", clean, "-q", "--fail-on", "info"]).exit_code == 1
+
+
+def test_check_json(tmp_path):
+    path = write(tmp_path, CASES["policy-selects-nothing"][0])
+    doc = json.loads(CliRunner().invoke(main, ["check", "-f", path, "-q", "-o", "json"]).stdout)
+    assert doc["kind"] == "Findings"
+    found = [f for f in doc["findings"] if f["code"] == "policy-selects-nothing"]
+    assert found and found[0]["objects"] == ["NetworkPolicy x/ghost"] and found[0]["severity"] == "medium"
+
+
+def test_check_sarif_validates_against_the_schema(tmp_path):
+    objects = CASES["policy-selects-nothing"][0] + CASES["host-network-pod"][0][-1:]
+    path = write(tmp_path, objects)
+    result = CliRunner().invoke(main, ["check", "-f", path, "-q", "-o", "sarif", "--fail-on", "never"])
+    sarif = json.loads(result.stdout)
+    jsonschema.validate(sarif, SCHEMA)
+    results = sarif["runs"][0]["results"]
+    ghost = next(r for r in results if r["ruleId"] == "policy-selects-nothing")
+    location = ghost["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"]["uri"].endswith("cluster.yaml") and location["region"]["startLine"] >= 1
+    assert {r["id"] for r in sarif["runs"][0]["tool"]["driver"]["rules"]} == {r["ruleId"] for r in results}
+
+
+def test_check_on_the_demo_reports_the_dns_gap():
+    result = CliRunner().invoke(main, ["check", "-f", "examples/shop", "-q"])
+    assert result.exit_code == 1
+    assert "shop-data/StatefulSet/postgres cannot reach the CoreDNS pods" in result.output
+    assert textwrap.dedent("fix: allow egress to namespace kube-system").strip() in result.output
