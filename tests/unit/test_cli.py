@@ -48,6 +48,7 @@ def write(tmp_path: Path, name: str, text: str) -> str:
 def run(*args):
     result = CliRunner().invoke(main, list(args))
     assert "Traceback" not in result.output, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     return result
 
 
