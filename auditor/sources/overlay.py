@@ -12,7 +12,7 @@ import copy
 from dataclasses import replace
 
 from ..model import ClusterState
-from .manifests import ManifestError, _manifest_files, _parse_text, _Collected, build_state
+from .manifests import ManifestError, _Collected, _manifest_files, _parse_text, build_state
 
 
 class OverlayError(ValueError):
