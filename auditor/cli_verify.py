@@ -1,0 +1,1 @@
+"""The `verify` command (probe Pods). Registers itself on `auditor.cli.main`."""
