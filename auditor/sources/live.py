@@ -87,6 +87,25 @@ ADMIN_RESOURCES = (
 ALL_RESOURCES = CORE_RESOURCES + CALICO_RESOURCES + (CLUSTER_INFORMATION,) + ADMIN_RESOURCES
 
 
+def _raw_request(client, method: str, path: str, body: dict) -> tuple[int, str]:
+    """One write (the snapshot store's ConfigMap) through the official client; returns (status, body text)."""
+    headers = {"Accept": "application/json", "Content-Type": "application/json"}
+    if hasattr(client, "param_serialize"):
+        method_, url, header_params, payload, post_params = client.param_serialize(
+            method, path, header_params=headers, body=body, auth_settings=["BearerToken"])
+        response = client.call_api(method_, url, header_params=header_params, body=payload, post_params=post_params,
+                                   _request_timeout=REQUEST_TIMEOUT)
+        return response.status, (response.read() or b"").decode("utf-8", "replace")
+    from kubernetes.client.exceptions import ApiException
+    try:
+        response = client.call_api(path, method, header_params=headers, body=body, auth_settings=["BearerToken"],
+                                   _preload_content=False, _request_timeout=REQUEST_TIMEOUT,
+                                   _return_http_data_only=True)
+        return response.status, response.data.decode("utf-8", "replace")
+    except ApiException as err:
+        return err.status, str(err.body or "")
+
+
 class LiveSourceError(Exception):
     """The cluster cannot be read at all (bad kubeconfig, unreachable, unauthorized): exit code 2."""
 
