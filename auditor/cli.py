@@ -372,6 +372,5 @@ def _load_one(path: str) -> ClusterState:
 # Commands with a module of their own register themselves on `main` when imported.
 from . import cli_report, cli_verify  # noqa: E402,F401
 
-
 if __name__ == "__main__":  # pragma: no cover
     main()
