@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-unit lint bench clean help
+.PHONY: install demo test test-unit lint bench clean help krew-archive
 
 help:
 	@echo "make demo       install (if needed) and audit the bundled demo app (examples/shop)"
@@ -33,6 +33,15 @@ test-unit: install
 lint: install
 	$(PY) -m pip install -q --disable-pip-version-check ruff
 	$(VENV)/bin/ruff check auditor tests
+
+# The krew plugin archive for this machine's platform: a shiv bundle (it unpacks compiled wheels on first run).
+KREW_ARCHIVE := dist/kubectl-netaudit-$(shell uname -s | tr A-Z a-z)-$(shell uname -m | sed 's/x86_64/amd64/;s/aarch64/arm64/').tar.gz
+krew-archive: install
+	$(PY) -m pip install -q --disable-pip-version-check shiv
+	rm -rf build/krew && mkdir -p build/krew dist
+	$(VENV)/bin/shiv -q -c netaudit -o build/krew/kubectl-netaudit -p '/usr/bin/env python3' .
+	tar -C build/krew -czf $(KREW_ARCHIVE) kubectl-netaudit
+	@echo "built $(KREW_ARCHIVE): sha256 $$(sha256sum $(KREW_ARCHIVE) | cut -d' ' -f1)"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info
