@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from test_live_source import PLURALS
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
