@@ -100,26 +100,17 @@ def workload_identity(ep: EndpointInfo) -> Identity | None:
     return Identity(labels, ep.namespace, ep.namespace_labels, ep.service_account, ep.service_account_labels)
 
 
-_IDENTITIES: dict = {}
-
-
 def identities(ep: EndpointInfo, network_sets: tuple[NetworkSetInfo, ...],
                namespace_labels: Mapping[str, Mapping[str, str]]) -> tuple[Identity, ...]:
-    key = (ep.key, id(network_sets))
-    found = _IDENTITIES.get(key)
-    if found is None:
-        found = []
-        own = workload_identity(ep)
-        if own is not None:
-            found.append(own)
-        for ns in network_sets:
-            if ep.addresses and (ep.addresses & ns.addresses):
-                found.append(ns.identity(namespace_labels.get(ns.namespace, {}) if ns.namespace else {}))
-        found = tuple(found)
-        if len(_IDENTITIES) > 200_000:
-            _IDENTITIES.clear()
-        _IDENTITIES[key] = found
-    return found
+    """Everything an endpoint's address belongs to: its own workload endpoint and the network sets covering it."""
+    found = []
+    own = workload_identity(ep)
+    if own is not None:
+        found.append(own)
+    for ns in network_sets:
+        if ep.addresses and (ep.addresses & ns.addresses):
+            found.append(ns.identity(namespace_labels.get(ns.namespace, {}) if ns.namespace else {}))
+    return tuple(found)
 
 
 def _holds(selector, labels: Mapping[str, str]) -> bool:
@@ -143,8 +134,7 @@ class CalicoEntity:
     nets: tuple = ()
     not_nets: tuple = ()
     ip_version: int | None = None
-    network_sets: tuple[NetworkSetInfo, ...] = field(default=(), compare=False)
-    namespace_labels: Mapping = field(default_factory=dict, compare=False, hash=False)
+    context: "CalicoContext | None" = field(default=None, compare=False, hash=False)
     text: str = field(default="", compare=False)
 
     @property
@@ -203,7 +193,7 @@ class CalicoEntity:
             return False
         if not self.uses_identity and self.not_selector is None:
             return True
-        ids = identities(ep, self.network_sets, self.namespace_labels)
+        ids = self.context.identities(ep)
         if self.uses_identity and not any(self._identity_matches(i) for i in ids):
             return False
         if self.not_selector is not None and any(
@@ -263,12 +253,24 @@ class CalicoPolicySelection:
 
 
 # --- translation ---------------------------------------------------------------------------------------------
-@dataclass
+@dataclass(eq=False)
 class CalicoContext:
-    """Cluster-wide facts the translation needs: network sets (rule selectors match them) and namespace labels."""
+    """Cluster-wide facts the translation needs: network sets (rule selectors match them) and namespace labels.
+
+    It also caches each endpoint's identities for one analysis (the key is the endpoint class, which is only
+    unique within one cluster state, so the cache must not outlive it).
+    """
 
     network_sets: tuple[NetworkSetInfo, ...] = ()
     namespace_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    _identities: dict = field(default_factory=dict, repr=False)
+
+    def identities(self, ep: EndpointInfo) -> tuple[Identity, ...]:
+        found = self._identities.get(ep.key)
+        if found is None:
+            found = identities(ep, self.network_sets, self.namespace_labels)
+            self._identities[ep.key] = found
+        return found
 
 
 def is_calico(obj: PolicyObject) -> bool:
@@ -502,7 +504,7 @@ def _entity(raw: object, where: str, namespace: str | None, ctx: CalicoContext, 
     if not_nets:
         parts.append("notNets " + ",".join(map(str, not_nets)))
     return CalicoEntity(selector, not_selector, scoped_namespace, ns_selector, sa_selector, sa_names, tuple(nets),
-                        tuple(not_nets), None, ctx.network_sets, ctx.namespace_labels, " ".join(parts) or "any")
+                        tuple(not_nets), None, ctx, " ".join(parts) or "any")
 
 
 def _ports(raw: object, where: str, protocol: str | None) -> tuple[PortSet, tuple]:
