@@ -47,3 +47,4 @@ clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info
 
 -include mk/apiserver.mk
+-include mk/kind.mk
