@@ -24,7 +24,7 @@ install: $(STAMP)
 demo: install
 	$(VENV)/bin/netaudit matrix --manifests examples/shop/
 
-test: install apiserver
+test: install apiserver kind-bin
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 test-unit: install

@@ -12,7 +12,8 @@ CALICO_MANIFEST := https://raw.githubusercontent.com/projectcalico/calico/$(CALI
 kind-bin:
 	@if [ ! -x "$(KIND)" ]; then \
 	  echo "installing kind $(KIND_VERSION) into $(KIND_BIN_DIR)"; \
-	  GOBIN=$(KIND_BIN_DIR) go install sigs.k8s.io/kind@$(KIND_VERSION); \
+	  GOBIN=$(KIND_BIN_DIR) GOMODCACHE=$(APISERVER_GO_CACHE_DIR)/mod GOCACHE=$(APISERVER_GO_CACHE_DIR)/build \
+	    go install sigs.k8s.io/kind@$(KIND_VERSION); \
 	fi
 
 kind-up: kind-bin
