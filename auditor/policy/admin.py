@@ -16,6 +16,7 @@ Without a version, the API's own semantics apply, and what we cannot evaluate (n
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Mapping
 
 from ..engine.addresses import parse_network
@@ -35,6 +36,7 @@ from .ir import (
     PortSpec,
     Rule,
     Tier,
+    Tri,
     UnknownEndpoint,
 )
 from .kubernetes import InvalidField, Translation
@@ -252,7 +254,28 @@ def _peer(raw: object, where: str, direction: str, action: Action, version, out:
     what = "node IPs" if key == "nodes" else "domain names"
     alert("admin-peer-unmodelled", f"{where}.{key}: netaudit does not resolve {what}; flows this rule could match "
           "are unknown")
+    if key == "nodes":
+        return NodeAddresses(f"{where}.nodes: node IPs are not modelled")
     return UnknownEndpoint(f"{where}.{key}: {what} are not modelled")
+
+
+@dataclass(frozen=True)
+class NodeAddresses:
+    """An ANP/CNP `nodes` peer: the IPs in node.status.addresses. netaudit does not read Nodes, so any address
+    that could be a node's is a maybe: external addresses and hostNetwork pods (which carry their node's IP).
+    An ordinary pod never has a node's IP, so it never matches."""
+
+    reason: str
+
+    def match(self, ep) -> Tri:
+        return None if ep.external or ep.host_network else False
+
+    def describe(self) -> str:
+        return "nodes (addresses unknown)"
+
+    @property
+    def unknown_reasons(self) -> frozenset[str]:
+        return frozenset([self.reason])
 
 
 def _anp_ports(raw: object, where: str, version, alert) -> PortSpec:

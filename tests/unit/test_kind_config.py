@@ -16,7 +16,8 @@ REPO = Path(__file__).resolve().parents[2]
 STUB = """#!/bin/sh
 if [ "$1" = "ps" ]; then exit 0; fi
 if [ "$1" = "info" ]; then
-  echo '{"CgroupDriver":"systemd","CgroupVersion":"2","SecurityOptions":["name=seccomp,profile=builtin","name=cgroupns"],"ServerVersion":"28.2.2","MemoryLimit":true,"PidsLimit":true,"CPUShares":true}'
+  echo '{"CgroupDriver":"systemd","CgroupVersion":"2","ServerVersion":"28.2.2",'\
+'"SecurityOptions":["name=seccomp,profile=builtin","name=cgroupns"],"MemoryLimit":true,"PidsLimit":true}'
   exit 0
 fi
 echo "stub docker: no engine here" >&2
