@@ -41,7 +41,6 @@ from .classes import Universe
 from .ports import NONE, PortSet
 
 ALL = PortSet.all()
-UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True)
@@ -191,31 +190,51 @@ class Evaluator:
 
     def walk(self, applicable: tuple[Applicable, ...], direction: str, peer: int,
              destination: EndpointInfo) -> tuple[PortSet, PortSet, frozenset[str]]:
-        """The tier walk for one peer class: (allowed, unknown, reasons) over all protocols and ports."""
+        """The tier walk for one peer class: (allowed, unknown, reasons) over all protocols and ports.
+
+        A port that a maybe-match touches is not unknown yet: it has several possible outcomes in its tier (say
+        Allow, or Pass). Each port carries the set of final results it can still end in, plus whether it may go
+        on to the next tier; it is unknown only if Allow and Deny are both possible at the end.
+        """
         bit = 1 << peer
         by_tier: dict[str, list[Applicable]] = {}
         for app in applicable:
             by_tier.setdefault(app.policy.tier, []).append(app)
-        remaining = ALL
-        allowed = NONE
-        unknown = NONE
+        # (possible final results, may still pass to the next tier) -> ports
+        state: dict[tuple[frozenset, bool], PortSet] = {(frozenset(), True): ALL}
         reasons: set[str] = set()
         for tier_name, apps in by_tier.items():
+            if not any(passing for _, passing in state):
+                break
             tier = self.tiers.get(tier_name) or Tier(tier_name, None, Action.DENY)
             outcome, tier_reasons = self._walk_tier(tier, apps, direction, bit, destination)
-            allowed = allowed | (outcome.get(Action.ALLOW, NONE) & remaining)
-            new_unknown = outcome.get(UNKNOWN, NONE) & remaining
-            if new_unknown:
-                unknown = unknown | new_unknown
-                reasons |= tier_reasons
-            remaining = remaining & outcome.get(Action.PASS, NONE)
-            if not remaining:
-                break
-        allowed = allowed | remaining  # no more tiers: the namespace profile allows
-        return allowed, unknown, frozenset(reasons)
+            new_state: dict[tuple[frozenset, bool], PortSet] = {}
+            for (finals, passing), ports in state.items():
+                if not passing:
+                    new_state[(finals, False)] = new_state.get((finals, False), NONE) | ports
+                    continue
+                for possible, tier_ports in outcome.items():
+                    part = ports & tier_ports
+                    if not part:
+                        continue
+                    key = (finals | (possible - _PASS_ONLY), Action.PASS in possible)
+                    new_state[key] = new_state.get(key, NONE) | part
+                    if len(possible) > 1:
+                        reasons |= tier_reasons
+            state = new_state
+        allowed = unknown = NONE
+        for (finals, passing), ports in state.items():
+            if passing:
+                finals = finals | _ALLOW_ONLY  # past the last tier: the namespace profile allows
+            if finals == _ALLOW_ONLY:
+                allowed = allowed | ports
+            elif Action.ALLOW in finals:
+                unknown = unknown | ports
+        return allowed, unknown, frozenset(reasons) if unknown else frozenset()
 
     def _walk_tier(self, tier: Tier, apps: list[Applicable], direction: str, bit: int,
                    destination: EndpointInfo) -> tuple[dict, set[str]]:
+        """One tier, backwards over its rules: {frozenset of possible actions: ports}."""
         entries: list[tuple[Rule, Tri, list]] = []
         surely_applies = any(app.selected is True for app in apps)
         for app in apps:
@@ -230,7 +249,7 @@ class Evaluator:
                     for matcher in (app.policy.selector, rule.peer, rule.local):
                         why.extend(unknown_reasons(matcher))
                 entries.append((rule, tri, why))
-        outcome: dict = {tier.default_action: ALL}
+        outcome: dict = {frozenset([tier.default_action]): ALL}
         reasons: set[str] = set()
         for rule, tri, why in reversed(entries):
             if rule.action is Action.LOG:
@@ -239,53 +258,49 @@ class Evaluator:
             if not ports:
                 continue
             if tri is True:
-                outcome = _assign(outcome, ports, rule.action)
+                outcome = _assign(outcome, ports, frozenset([rule.action]))
             else:
-                changed = False
-                for key in list(outcome):
-                    if key != rule.action and key != UNKNOWN and outcome[key] & ports:
-                        changed = True
-                        break
-                if changed:
-                    outcome = _make_unknown(outcome, ports, keep=rule.action)
+                outcome, widened = _widen(outcome, ports, rule.action)
+                if widened:
                     reasons.update(why)
         if not surely_applies:
-            # The tier applies only if a maybe-selecting policy really selects the endpoint: where the walk would
-            # not pass anyway, the answer depends on that, so it is unknown.
-            not_pass = ALL - outcome.get(Action.PASS, NONE)
-            if not_pass:
-                outcome = _make_unknown(outcome, not_pass, keep=Action.PASS)
+            # The tier applies only if a maybe-selecting policy really selects the endpoint; if it does not, the
+            # walk goes on to the next tier as if the tier had passed.
+            outcome, widened = _widen(outcome, ALL, Action.PASS)
+            if widened:
                 for app in apps:
                     reasons.update(unknown_reasons(app.policy.selector))
         return outcome, reasons
 
 
-def _assign(outcome: dict, ports: PortSet, action) -> dict:
+_PASS_ONLY = frozenset([Action.PASS])
+_ALLOW_ONLY = frozenset([Action.ALLOW])
+
+
+def _assign(outcome: dict, ports: PortSet, possible: frozenset) -> dict:
     new = {}
     for key, value in outcome.items():
         rest = value - ports
         if rest:
             new[key] = rest
-    new[action] = new.get(action, NONE) | ports
+    new[possible] = new.get(possible, NONE) | ports
     return new
 
 
-def _make_unknown(outcome: dict, ports: PortSet, *, keep) -> dict:
-    """Ports whose outcome is not `keep` become unknown (they depend on a maybe-match)."""
-    new = {}
-    moved = NONE
+def _widen(outcome: dict, ports: PortSet, action) -> tuple[dict, bool]:
+    """Ports a rule may or may not match: they may end as before, or with the rule's action."""
+    new: dict = {}
+    widened = False
     for key, value in outcome.items():
-        if key == keep or key == UNKNOWN:
-            new[key] = new.get(key, NONE) | value
-            continue
-        changed = value & ports
-        rest = value - changed
+        touched = value & ports
+        rest = value - touched
         if rest:
-            new[key] = rest
-        moved = moved | changed
-    if moved:
-        new[UNKNOWN] = new.get(UNKNOWN, NONE) | moved
-    return new
+            new[key] = new.get(key, NONE) | rest
+        if touched:
+            wider = key | {action}
+            widened = widened or wider != key
+            new[wider] = new.get(wider, NONE) | touched
+    return new, widened
 
 
 def _refine(groups: list[int], yes: int, maybe: int) -> list[int]:

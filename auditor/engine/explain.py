@@ -133,12 +133,16 @@ def _trace(evaluator: Evaluator, direction: str, label: str, apps: tuple[Applica
     trace = DirectionTrace(direction, label, "", "")
     bit = 1 << peer
     reasons: set[str] = set()
+    finals: set[str] = set()  # the final results still possible: "Allow", "Deny"
+    passing = True
     for tier_name, tier_apps in by_tier.items():
+        if not passing:
+            break
         tier = evaluator.tiers.get(tier_name) or Tier(tier_name, None, Action.DENY)
         step = TierStep(tier.name, tier.default_action.value,
                         [(a.policy.label(), a.selected) for a in tier_apps])
         trace.tiers.append(step)
-        maybe_actions: list[str] = []
+        possible: set[str] = set()
         decided = None
         for app in tier_apps:
             for rule, local in zip(app.policy.rules(direction), app.local):
@@ -152,9 +156,11 @@ def _trace(evaluator: Evaluator, direction: str, label: str, apps: tuple[Applica
                 if tri is False or not port_match or rule.action is Action.LOG:
                     continue
                 if tri is None:
-                    maybe_actions.append(rule.action.value)
-                    for matcher in (app.policy.selector, rule.peer, rule.local):
-                        reasons.update(unknown_reasons(matcher))
+                    # It may match (something it depends on is unknown): its action is one possible outcome.
+                    if rule.action.value not in possible:
+                        for matcher in (app.policy.selector, rule.peer, rule.local):
+                            reasons.update(unknown_reasons(matcher))
+                    possible.add(rule.action.value)
                     continue
                 rs.decided = True
                 decided = rule.action.value
@@ -165,24 +171,29 @@ def _trace(evaluator: Evaluator, direction: str, label: str, apps: tuple[Applica
         if decided is None:
             decided = tier.default_action.value
             step.how = f"no rule matched: the {tier.name} tier's default action, {decided}"
-        outcome = decided
-        if any(a != decided for a in maybe_actions):
-            outcome = UNKNOWN
-        if not any(a.selected is True for a in tier_apps) and outcome != Action.PASS.value:
-            outcome = UNKNOWN
-            for app in tier_apps:
-                reasons.update(unknown_reasons(app.policy.selector))
-        step.outcome = outcome
-        if outcome == Action.PASS.value:
-            continue
-        trace.verdict = {"Allow": ALLOWED, "Deny": DENIED}.get(outcome, UNKNOWN)
-        break
-    if not trace.verdict:
+        possible.add(decided)
+        if not any(a.selected is True for a in tier_apps):
+            if Action.PASS.value not in possible:
+                for app in tier_apps:
+                    reasons.update(unknown_reasons(app.policy.selector))
+            possible.add(Action.PASS.value)  # the tier may not apply at all: then the walk goes on
+        step.outcome = " or ".join(sorted(possible)) if len(possible) > 1 else decided
+        finals |= possible - {Action.PASS.value}
+        passing = Action.PASS.value in possible
+    if passing:
+        finals.add(Action.ALLOW.value)
+    if finals == {Action.ALLOW.value}:
         trace.verdict = ALLOWED
+    elif Action.ALLOW.value in finals:
+        trace.verdict = UNKNOWN
+    else:
+        trace.verdict = DENIED
+    last = trace.tiers[-1] if trace.tiers else None
+    if trace.verdict == UNKNOWN:
+        trace.summary = "cannot tell: the outcome depends on something netaudit could not read (see below)"
+    elif passing and last is not None and last.outcome == Action.PASS.value:
         trace.summary = "every applicable tier passed: allowed by the namespace profile"
     else:
-        last = trace.tiers[-1]
-        trace.summary = last.how if trace.verdict != UNKNOWN else (
-            f"cannot tell: {last.how}, but something it depends on is unknown")
+        trace.summary = last.how if last is not None else ""
     trace.reasons = sorted(reasons)
     return trace

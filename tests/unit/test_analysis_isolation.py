@@ -72,3 +72,26 @@ def test_explain_agrees_with_matrix_on_every_case(path):
                         "unknown" if conn and one & conn.unknown else "denied")
                 got = explain(analysis, src, dst, proto, port).verdict
                 assert got == want, f"{case['name']}: {src} -> {dst} {port}/{proto}: explain {got}, matrix {want}"
+
+
+def test_maybe_match_whose_outcomes_agree_is_decided():
+    # An ANP egress Allow to a `nodes` peer (node IPs unknown) may or may not match 203.0.113.9:6443. If it matches:
+    # Allow. If not: the admin tier passes, no NetworkPolicy or BANP applies, the namespace profile allows. Every
+    # possibility allows, so the verdict is allowed, not unknown. A Deny there would make it unknown.
+    def cluster(action):
+        return [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}},
+                {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a", "namespace": "x"},
+                 "spec": {"containers": [{"name": "c", "image": "i"}]}, "status": {"podIP": "10.0.0.1"}},
+                {"apiVersion": "policy.networking.k8s.io/v1alpha1", "kind": "AdminNetworkPolicy",
+                 "metadata": {"name": "n"},
+                 "spec": {"priority": 1, "subject": {"namespaces": {}},
+                          "egress": [{"action": action, "to": [{"nodes": {}}],
+                                      "ports": [{"portNumber": {"protocol": "TCP", "port": 6443}}]}]}}]
+    for action, want in (("Allow", "allowed"), ("Deny", "unknown")):
+        analysis = analyze(build_state([(o, "t") for o in cluster(action)]))
+        assert explain(analysis, "x/a", "ip:203.0.113.9", "TCP", 6443).verdict == want
+        view = analysis.matrix_view("pod")
+        conn = next(c for c in view.connections if c.src == "x/a" and c.dst.startswith("cidr:"))
+        probe = PortSet.ports("TCP", 6443)
+        got = "allowed" if probe <= conn.allowed else "unknown" if probe & conn.unknown else "denied"
+        assert got == want, action
