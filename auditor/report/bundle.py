@@ -1,0 +1,331 @@
+"""What a report shows, gathered once from an Analysis: the renderers (html, markdown, dot, csv) only format it.
+
+`build_bundle` is pure: it reads the Analysis, asks the engine for the matrix view, the findings, the drift against
+a baseline view and the explain traces, and returns a plain `ReportBundle`. Choosing what to explain lives here
+too, because it is a decision about data, not about presentation:
+
+- each flow (a connection of the view) is explained on one allowed port, one unknown port (if any) and one denied
+  port (if any), so a reader sees both the rule that opens it and the fact that the rest stays closed;
+- at workload and namespace level a connection is a union over pod pairs, so the pair explained is one that
+  really carries the sample port (found on the class matrix), not just any pod of each side;
+- explanations cost a tier walk each, so only the first `explain_limit` flows get them (the page says so).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from .. import __version__
+from ..engine.diff import MatrixDiff, diff_views
+from ..engine.explain import EndpointNotFound, Explanation, explain
+from ..engine.matrix import MatrixView, endpoint_id
+from ..engine.ports import ICMP, ICMPV6, PORT_PROTOCOLS, PortSet
+from ..findings import SEVERITIES, Finding, run_checks
+from ..model import Alert
+from .table import display_names
+
+EXPLAIN_LIMIT = 300
+
+ALLOWED, UNKNOWN, DENIED = "allowed", "unknown", "denied"
+
+
+@dataclass
+class ReportEndpoint:
+    id: str
+    name: str  # short display name: "shop-api/cart", "0.0.0.0/0*"
+    kind: str  # Pod, Deployment, StatefulSet, ..., Namespace, External
+    namespace: str | None  # None for addresses outside the cluster
+    pods: int = 0
+    note: str = ""  # for regions: "0.0.0.0/0 except 10.0.0.0/8"
+
+    @property
+    def external(self) -> bool:
+        return self.kind == "External"
+
+
+@dataclass
+class FlowSample:
+    """One port of a flow and the explain trace of its verdict on that port."""
+
+    verdict: str  # allowed | unknown | denied: what the matrix says about this port
+    protocol: str
+    port: int | None
+    explanation: Explanation
+
+    @property
+    def port_text(self) -> str:
+        return f"{self.port}/{self.protocol}" if self.port is not None else self.protocol
+
+
+@dataclass
+class Flow:
+    """A connection of the view: what `src` may open on `dst`."""
+
+    src: str
+    dst: str
+    allowed: PortSet
+    unknown: PortSet
+    reasons: tuple[str, ...] = ()
+    samples: list[FlowSample] = field(default_factory=list)
+    explained: bool = False  # False: past the explain limit (or nothing could be explained)
+
+
+@dataclass
+class Inventory:
+    """What was read, and from where."""
+
+    origin: str
+    namespaces: int
+    pods: int
+    workloads: int
+    services: int
+    policies: dict[str, int]  # kind -> count
+    calico_version: str | None = None
+    unreadable: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ReportBundle:
+    level: str
+    inventory: Inventory
+    endpoints: list[ReportEndpoint]
+    flows: list[Flow]
+    protocols: tuple[str, ...]
+    findings: list[Finding]
+    warnings: list[Alert]
+    explain_limit: int
+    namespaces_shown: tuple[str, ...] = ()
+    drift: MatrixDiff | None = None
+    baseline_origin: str | None = None
+    generated: str | None = None  # a timestamp, given by the caller (the bundle itself is deterministic)
+    version: str = __version__
+
+    @property
+    def names(self) -> dict[str, str]:
+        return {e.id: e.name for e in self.endpoints}
+
+    @property
+    def explained_flows(self) -> int:
+        return sum(1 for f in self.flows if f.explained)
+
+    @property
+    def findings_by_severity(self) -> dict[str, int]:
+        counts = Counter(f.severity for f in self.findings)
+        return {s: counts.get(s, 0) for s in SEVERITIES}
+
+    @property
+    def unknown_flows(self) -> int:
+        return sum(1 for f in self.flows if ports_text(f.unknown, self.protocols))
+
+    @property
+    def notes(self) -> list[str]:
+        """Footnotes for address regions whose name (`CIDR*`) hides exceptions."""
+        return [f"{e.name} = {e.note}" for e in self.endpoints if e.external and e.note and e.name.endswith("*")]
+
+
+def build_bundle(analysis, level: str = "workload", namespaces: Sequence[str] = (), *,
+                 baseline_view: MatrixView | None = None, baseline_origin: str | None = None,
+                 explain_limit: int = EXPLAIN_LIMIT, findings: list[Finding] | None = None,
+                 generated: str | None = None) -> ReportBundle:
+    """Gather everything a report shows. `findings` defaults to the whole catalogue (`run_checks`)."""
+    view = analysis.matrix_view(level=level, namespaces=namespaces)
+    endpoints = _endpoints(view, analysis)
+    order = {e.id: i for i, e in enumerate(endpoints)}
+    flows = [Flow(c.src, c.dst, c.allowed, c.unknown, tuple(sorted(c.reasons))) for c in view.connections
+             if ports_text(c.allowed, view.protocols) or ports_text(c.unknown, view.protocols)]
+    flows.sort(key=lambda f: (order[f.src], order[f.dst]))
+    if explain_limit > 0 and flows:
+        sampler = _Sampler(analysis, level)
+        for flow in flows[:explain_limit]:
+            flow.samples = sampler.samples(flow, view.protocols)
+            flow.explained = bool(flow.samples)
+    drift = diff_views(baseline_view, view) if baseline_view is not None else None
+    return ReportBundle(level=level, inventory=_inventory(analysis), endpoints=endpoints, flows=flows,
+                        protocols=view.protocols, findings=run_checks(analysis) if findings is None else findings,
+                        warnings=list(analysis.alerts), explain_limit=explain_limit,
+                        namespaces_shown=tuple(namespaces), drift=drift, baseline_origin=baseline_origin,
+                        generated=generated)
+
+
+def ports_text(ports: PortSet, protocols: tuple[str, ...], empty: str = "") -> str:
+    """Ports as the table writes them (`80,443/TCP 53/UDP`, `all`), or `empty` when none of `protocols`."""
+    text = ports.short(protocols) if ports else "-"
+    return empty if text == "-" else text
+
+
+def _endpoints(view: MatrixView, analysis) -> list[ReportEndpoint]:
+    known = {ep.id for ep in view.endpoints}
+    referenced = {c.src for c in view.connections} | {c.dst for c in view.connections}
+    listed = list(view.endpoints)
+    if referenced - known:
+        # With -n, a view lists the endpoints of those namespaces only, but keeps their flows to peers elsewhere:
+        # the peers are needed to name both ends.
+        listed += [ep for ep in analysis.matrix_view(level=view.level).endpoints if ep.id in referenced - known]
+    names, _ = display_names(MatrixView(view.level, listed, [], view.protocols, []))
+    out = []
+    for ep in listed:
+        if ep.kind == "External":
+            note = f"{ep.cidr} except {', '.join(ep.excepts)}" if ep.excepts else ""
+            out.append(ReportEndpoint(ep.id, names[ep.id], "External", None, note=note))
+        else:
+            out.append(ReportEndpoint(ep.id, names[ep.id], ep.kind, ep.namespace, pods=ep.pods))
+    # Cluster endpoints first (by display name), then addresses outside the cluster, as the table does.
+    out.sort(key=lambda e: (e.external, e.name))
+    return out
+
+
+def _inventory(analysis) -> Inventory:
+    state = analysis.state
+    kinds = Counter(p.kind for p in state.policies)
+    unreadable = [f"{u.resource}" + (f" in {u.namespace}" if u.namespace else "") + f": {u.reason}"
+                  for u in state.unreadable]
+    return Inventory(origin=state.origin, namespaces=len(state.namespaces), pods=len(state.pods),
+                     workloads=len({p.workload_id for p in state.pods}), services=len(state.services),
+                     policies=dict(sorted(kinds.items())), calico_version=state.calico_version,
+                     unreadable=unreadable)
+
+
+class _Sampler:
+    """Picks sample ports for a flow and a pod (or address) pair of the flow's endpoints that carries them."""
+
+    def __init__(self, analysis, level: str):
+        self.analysis = analysis
+        uni = analysis.universe
+        self.blocks = analysis.matrix.blocks
+        pod_ips = {ip for cls in uni.classes[:uni.pod_count] for pod in cls.pods for ip in pod.ips}
+        # endpoint id -> class index -> up to two names explain() resolves to exactly that class
+        self.members: dict[str, dict[int, list[str]]] = {}
+        for cls in uni.classes:
+            if cls.region is not None:
+                address = _region_address(uni, cls, pod_ips)
+                if address:
+                    self.members.setdefault(cls.region.id, {})[cls.index] = [f"ip:{address}"]
+                continue
+            for pod in cls.pods:
+                handles = self.members.setdefault(endpoint_id(pod, level), {}).setdefault(cls.index, [])
+                if len(handles) < 2:
+                    handles.append(pod.id)
+
+    def samples(self, flow: Flow, protocols: tuple[str, ...]) -> list[FlowSample]:
+        out = []
+        first_pair = None
+        for verdict, ports in ((ALLOWED, flow.allowed), (UNKNOWN, flow.unknown)):
+            probe = _sample_port(ports, protocols)
+            if probe is None:
+                continue
+            pair = self._pair(flow, verdict, _probe_set(*probe))
+            if pair is None:
+                continue
+            first_pair = first_pair or pair
+            out.append(self._explain(verdict, probe, pair))
+        closed = _denied_port(flow, protocols)
+        pair = first_pair or self._pair(flow, DENIED, None)
+        if closed is not None and pair is not None:
+            out.append(self._explain(DENIED, closed, pair))
+        return [s for s in out if s is not None]
+
+    def _explain(self, verdict: str, probe: tuple[str, int | None], pair: tuple[str, str]) -> FlowSample | None:
+        try:
+            exp = explain(self.analysis, pair[0], pair[1], probe[0], probe[1])
+        except EndpointNotFound:
+            return None
+        return FlowSample(verdict, probe[0], probe[1], exp)
+
+    def _pair(self, flow: Flow, verdict: str, probe: PortSet | None) -> tuple[str, str] | None:
+        """Two names (pods or addresses) of the flow's endpoints whose classes carry `probe` with this verdict."""
+        srcs = self.members.get(flow.src, {})
+        dsts = self.members.get(flow.dst, {})
+        for block in self.blocks:
+            if probe is not None:
+                carried = block.allowed if verdict == ALLOWED else block.unknown - block.allowed
+                if not probe <= carried:
+                    continue
+            for s, src_handles in srcs.items():
+                if not block.src_mask >> s & 1:
+                    continue
+                for t, dst_handles in dsts.items():
+                    if not block.dst_mask >> t & 1:
+                        continue
+                    pair = _distinct(src_handles, dst_handles)
+                    if pair:
+                        return pair
+        if probe is None:  # a denied port is denied for every pair: any two distinct members will do
+            for src_handles in srcs.values():
+                for dst_handles in dsts.values():
+                    pair = _distinct(src_handles, dst_handles)
+                    if pair:
+                        return pair
+        return None
+
+
+def _distinct(src_handles: list[str], dst_handles: list[str]) -> tuple[str, str] | None:
+    """Two different pods: a workload's flow to itself is between two of its replicas, never a pod to itself."""
+    for src in src_handles:
+        for dst in dst_handles:
+            if src != dst:
+                return src, dst
+    return None
+
+
+def _probe_set(protocol: str, port: int | None) -> PortSet:
+    return PortSet.ports(protocol, port) if port is not None else PortSet.protocol(protocol)
+
+
+def _sample_port(ports: PortSet, protocols: tuple[str, ...]) -> tuple[str, int | None] | None:
+    """A port to explain: the lowest of the first port protocol (80 when the whole range is open, which reads
+    better than 1); else a whole ICMP protocol."""
+    for proto in PORT_PROTOCOLS:
+        ranges = ports.get(proto).ranges
+        if ranges:
+            low, high = ranges[0]
+            if low == 1 and high >= 80:
+                return proto, 80
+            return proto, low
+    for proto in (ICMP, ICMPV6):
+        if proto in protocols and ports.contains(proto):
+            return proto, None
+    return None
+
+
+def _denied_port(flow: Flow, protocols: tuple[str, ...]) -> tuple[str, int] | None:
+    """A port the flow denies: next to the allowed sample when possible (it shows where the rule stops)."""
+    decided = flow.allowed | flow.unknown
+    candidates: list[tuple[str, int]] = []
+    sample = _sample_port(flow.allowed, protocols) or _sample_port(flow.unknown, protocols)
+    if sample and sample[1] is not None:
+        candidates += [(sample[0], sample[1] + 1), (sample[0], sample[1] - 1)]
+    for proto in PORT_PROTOCOLS:
+        for low, high in PortSet.protocol(proto).get(proto) - decided.get(proto):
+            candidates.append((proto, 80 if low <= 80 <= high else low))
+            break
+    for proto, port in candidates:
+        if 1 <= port <= 65535 and not decided.contains(proto, port):
+            return proto, port
+    return None
+
+
+def _region_address(uni, cls, pod_ips: set[str]) -> str | None:
+    """An address in the region that is no pod's (explain judges a pod's address as that pod)."""
+    region = cls.region
+    remaining = [region.cidr]
+    for excluded in region.excepts:
+        remaining = [part for net in remaining
+                     for part in (net.address_exclude(excluded) if excluded.subnet_of(net) else (net,))]
+    for net in sorted(remaining, key=lambda n: n.prefixlen):
+        for address in _hosts(net):
+            text = str(address)
+            if text not in pod_ips and uni.region_class(text).index == cls.index:
+                return text
+    return None
+
+
+def _hosts(net):
+    """A few addresses of a network, from its middle first (`128.0.0.1` reads better than `0.0.0.1`)."""
+    first, size = int(net.network_address), net.num_addresses
+    make = ipaddress.IPv4Address if net.version == 4 else ipaddress.IPv6Address
+    for offset in dict.fromkeys((size // 2 + 1, size // 2, 1, 0)):
+        if offset < size:
+            yield make(first + offset)

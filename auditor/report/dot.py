@@ -1,0 +1,52 @@
+"""`report -o dot`: the allowed connections as a Graphviz digraph.
+
+One node per endpoint, pods and workloads grouped in a cluster per namespace, the addresses outside the cluster in
+one cluster of their own; an edge per allowed connection labelled with its ports, and a dashed edge for the ports
+whose verdict is unknown. Render with `dot -Tsvg report.dot > report.svg`.
+"""
+
+from __future__ import annotations
+
+from .bundle import ReportBundle, ports_text
+
+
+def quote(value) -> str:
+    """A DOT double-quoted string. Backslashes are doubled so that label escapes (\\n, \\l, \\N) cannot be
+    injected from names."""
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\r", " ").replace("\n", "\\n")
+    return f'"{text}"'
+
+
+def render(bundle: ReportBundle) -> str:
+    p = bundle.protocols
+    lines = ["digraph netaudit {",
+             "  rankdir=LR;",
+             '  graph [fontname="Helvetica", fontsize=11];',
+             '  node [shape=box, style="rounded,filled", fillcolor="#eef3fb", fontname="Helvetica", fontsize=10];',
+             '  edge [fontname="Helvetica", fontsize=9, color="#1e7b45", fontcolor="#1e7b45"];']
+    groups: dict[str | None, list] = {}
+    for ep in bundle.endpoints:
+        groups.setdefault(ep.namespace, []).append(ep)
+    for number, (namespace, members) in enumerate(sorted(groups.items(), key=lambda kv: (kv[0] is None, kv[0] or ""))):
+        if namespace is None:
+            lines.append(f"  subgraph cluster_{number} {{")
+            lines.append(f"    label={quote('outside the cluster')}; style=dashed; color=\"#9aa3b2\";")
+        elif bundle.level == "namespace":
+            lines.append("  {")  # a namespace is already one node: no box around it
+        else:
+            lines.append(f"  subgraph cluster_{number} {{")
+            lines.append(f"    label={quote('namespace ' + namespace)}; style=rounded; color=\"#9aa3b2\";")
+        for ep in members:
+            label = ep.name if not ep.note else f"{ep.name}\n{ep.note}"
+            extra = ', fillcolor="#f4f6f9", shape=ellipse' if ep.external else ""
+            lines.append(f"    {quote(ep.id)} [label={quote(label)}{extra}];")
+        lines.append("  }")
+    for flow in bundle.flows:
+        allowed, unknown = ports_text(flow.allowed, p), ports_text(flow.unknown, p)
+        if allowed:
+            lines.append(f"  {quote(flow.src)} -> {quote(flow.dst)} [label={quote(allowed)}];")
+        if unknown:
+            lines.append(f"  {quote(flow.src)} -> {quote(flow.dst)} [label={quote('? ' + unknown)}, "
+                         'style=dashed, color="#8a6d00", fontcolor="#8a6d00"];')
+    lines.append("}")
+    return "\n".join(lines) + "\n"

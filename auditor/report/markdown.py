@@ -1,0 +1,112 @@
+"""`report -o markdown`: summary, drift, findings and flows as GitHub-flavoured Markdown (for a PR comment or wiki).
+
+Cells come from the cluster, so they are escaped: `|` would end a table cell, a newline the row, `*` and a backquote
+would start emphasis or code (`0.0.0.0/0*` names a region), and `<`, `>`, `&` are written as entities because
+Markdown renderers pass inline HTML through.
+"""
+
+from __future__ import annotations
+
+from .bundle import ReportBundle, ports_text
+
+
+def cell(value) -> str:
+    text = str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = text.replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`").replace("*", "\\*")
+    return " ".join(text.split())
+
+
+def _table(headers: list[str], rows: list[list]) -> list[str]:
+    out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    out += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
+    return out
+
+
+def render(bundle: ReportBundle) -> str:
+    inv = bundle.inventory
+    names = bundle.names
+    p = bundle.protocols
+    cluster = sum(1 for ep in bundle.endpoints if not ep.external)
+    severities = bundle.findings_by_severity
+    lines = ["# netaudit report", ""]
+    lines += [f"- Source: {cell(inv.origin or 'unknown')}",
+              f"- Read: {inv.namespaces} namespaces, {inv.pods} pods ({inv.workloads} workloads), {inv.services} "
+              f"services, {sum(inv.policies.values())} policies"
+              + (" (" + ", ".join(f"{n} {cell(k)}" for k, n in inv.policies.items()) + ")" if inv.policies else "")]
+    if inv.calico_version:
+        lines.append(f"- Calico version: {cell(inv.calico_version)}")
+    for item in inv.unreadable:
+        lines.append(f"- Could not read: {cell(item)}")
+    lines += [f"- Level: {bundle.level}; namespaces: "
+              + (cell(", ".join(bundle.namespaces_shown)) if bundle.namespaces_shown else "all"),
+              f"- Endpoints: {len(bundle.endpoints)} ({cluster} in the cluster, {len(bundle.endpoints) - cluster} "
+              "address regions outside)",
+              f"- Flows: {len(bundle.flows)} allowed connections, {bundle.unknown_flows} with unknown ports",
+              f"- Findings: {len(bundle.findings)} ("
+              + ", ".join(f"{n} {s}" for s, n in severities.items()) + ")",
+              f"- Warnings: {len(bundle.warnings)}"]
+    if bundle.generated:
+        lines.append(f"- Generated: {cell(bundle.generated)} by netaudit {bundle.version}")
+    lines.append("")
+
+    if bundle.drift is not None:
+        drift = bundle.drift
+        lines += ["## Drift since the baseline", "", f"Baseline: {cell(bundle.baseline_origin or 'the baseline')}", ""]
+        if not (drift.changes or drift.added_endpoints or drift.removed_endpoints):
+            lines += ["No change in connectivity.", ""]
+        if drift.newly_allowed:
+            lines += [f"### Newly allowed ({len(drift.newly_allowed)})", ""]
+            lines += _table(["From", "To", "Opened", "Before"],
+                            [[names.get(c.src, c.src), names.get(c.dst, c.dst), c.opened.short(p),
+                              c.before.short(p) if c.before else "-"] for c in drift.newly_allowed])
+            lines.append("")
+        if drift.newly_denied:
+            lines += [f"### Newly denied ({len(drift.newly_denied)})", ""]
+            lines += _table(["From", "To", "Closed", "Now"],
+                            [[names.get(c.src, c.src), names.get(c.dst, c.dst), c.closed.short(p),
+                              c.after.short(p) if c.after else "-"] for c in drift.newly_denied])
+            lines.append("")
+        unknown = [c for c in drift.changes if c.unknown_now]
+        if unknown:
+            lines += [f"### Newly unknown ({len(unknown)})", ""]
+            lines += _table(["From", "To", "Unknown"], [[names.get(c.src, c.src), names.get(c.dst, c.dst),
+                                                         c.unknown_now.short(p)] for c in unknown])
+            lines.append("")
+        if drift.added_endpoints:
+            lines += ["New endpoints: " + cell(", ".join(drift.added_endpoints)), ""]
+        if drift.removed_endpoints:
+            lines += ["Removed endpoints: " + cell(", ".join(drift.removed_endpoints)), ""]
+
+    lines += ["## Findings", ""]
+    if bundle.findings:
+        lines += _table(["Severity", "Code", "Finding", "Objects", "Fix"],
+                        [[f.severity, f.code, f.message, ", ".join(f.objects), f.hint] for f in bundle.findings])
+    else:
+        lines.append("No findings.")
+    lines.append("")
+
+    lines += ["## Flows", "", "What the source may open on the destination (its egress and the destination's "
+              "ingress both allow it).", ""]
+    if bundle.flows:
+        show_unknown = any(f.unknown for f in bundle.flows)
+        headers = ["From", "To", "Allowed"] + (["Unknown"] if show_unknown else [])
+        rows = []
+        for f in bundle.flows:
+            row = [names.get(f.src, f.src), names.get(f.dst, f.dst), ports_text(f.allowed, p, "-")]
+            if show_unknown:
+                row.append(ports_text(f.unknown, p))
+            rows.append(row)
+        lines += _table(headers, rows)
+    else:
+        lines.append("No allowed flows.")
+    notes = bundle.notes
+    if notes:
+        lines.append("")
+        lines += [f"- {cell(n)}" for n in notes]
+    lines.append("")
+
+    if bundle.warnings:
+        lines += [f"## Warnings ({len(bundle.warnings)})", ""]
+        lines += [f"- `{cell(a.code)}` {cell(a.message)}" for a in bundle.warnings]
+        lines.append("")
+    return "\n".join(lines)
