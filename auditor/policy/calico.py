@@ -366,8 +366,18 @@ def translate_calico_policy(obj: PolicyObject, ctx: CalicoContext) -> Translatio
 
     ingress_raw, egress_raw = spec.get("ingress"), spec.get("egress")
     types = spec.get("types")
-    if not types:
-        # v3 default (C5), unlike Kubernetes: egress rules only -> Egress; otherwise Ingress (+Egress if any).
+    if not types and obj.group == "crd.projectcalico.org":
+        # The stored CRD is what Felix reads, and nothing defaults it on the way: libcalico-go's update processor
+        # copies `types` as is, and Felix's policy sorter reads no types as Ingress AND Egress ("back
+        # compatibility", felix/calc/policy_sorter.go). calicoctl and the Calico API server default types before
+        # storing, so only objects applied raw reach this.
+        types = ["Ingress", "Egress"]
+        out.alerts.append(Alert("calico-types-empty", f"{where}: spec.types is empty in a stored {obj.kind}: Felix "
+                                "applies it to both ingress and egress (calicoctl would have defaulted it)",
+                                str(obj.ref)))
+    elif not types:
+        # v3 default (C5), applied by calicoctl and the Calico API server: egress rules only -> Egress; otherwise
+        # Ingress (+Egress if there are egress rules). Unlike Kubernetes policyTypes defaulting.
         types = ["Egress"] if egress_raw and not ingress_raw else ["Ingress"] + (["Egress"] if egress_raw else [])
     if not isinstance(types, list) or any(t not in ("Ingress", "Egress") for t in types):
         reason = problem("spec.types", f"{types!r} must list Ingress and/or Egress")

@@ -95,3 +95,19 @@ def test_maybe_match_whose_outcomes_agree_is_decided():
         probe = PortSet.ports("TCP", 6443)
         got = "allowed" if probe <= conn.allowed else "unknown" if probe & conn.unknown else "denied"
         assert got == want, action
+
+
+def test_raw_crd_without_types_applies_to_both_directions():
+    # felix/calc/policy_sorter.go: "Back compatibility: no Types means Ingress and Egress"; nothing defaults a
+    # crd.projectcalico.org/v1 object applied raw. The same spec written as projectcalico.org/v3 is defaulted to
+    # [Ingress] (C5): only then does egress stay open.
+    def cluster(api_version):
+        return [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}},
+                {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a", "namespace": "x", "labels": {"a": "a"}},
+                 "spec": {"containers": [{"name": "c", "image": "i"}]}, "status": {"podIP": "10.0.0.1"}},
+                {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "b", "namespace": "x", "labels": {"a": "b"}},
+                 "spec": {"containers": [{"name": "c", "image": "i"}]}, "status": {"podIP": "10.0.0.2"}},
+                {"apiVersion": api_version, "kind": "NetworkPolicy", "metadata": {"name": "p", "namespace": "x"},
+                 "spec": {"selector": "a == 'a'", "ingress": [{"action": "Allow"}]}}]
+    assert _allowed(cluster("projectcalico.org/v3"), "x/a", "x/b") == PortSet.all()
+    assert _allowed(cluster("crd.projectcalico.org/v1"), "x/a", "x/b") == PortSet.empty()
