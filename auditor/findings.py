@@ -66,7 +66,7 @@ def _f(code: str, message: str, objects=(), hint: str = "", **details) -> Findin
 
 def check_isolation(analysis) -> list[Finding]:
     """Per namespace: pods no policy selects for ingress (or egress)."""
-    evaluator = Evaluator(analysis.universe, analysis.policies)
+    evaluator = analysis.matrix.evaluator or Evaluator(analysis.universe, analysis.policies)
     uni = analysis.universe
     out = []
     for direction, code in ((INGRESS, "no-ingress-isolation"), (EGRESS, "no-egress-isolation")):
@@ -89,7 +89,7 @@ def check_isolation(analysis) -> list[Finding]:
 
 
 def check_dead_selectors(analysis) -> list[Finding]:
-    evaluator = Evaluator(analysis.universe, analysis.policies)
+    evaluator = analysis.matrix.evaluator or Evaluator(analysis.universe, analysis.policies)
     uni = analysis.universe
     out = []
     for policy in analysis.policies.policies:
@@ -131,7 +131,7 @@ def _namespace_matches(analysis, selection: PodSelection) -> bool:
 
 def check_named_ports(analysis) -> list[Finding]:
     """A named port that no pod the rule can reach declares (ingress: the selected pods; egress: the peers)."""
-    evaluator = Evaluator(analysis.universe, analysis.policies)
+    evaluator = analysis.matrix.evaluator or Evaluator(analysis.universe, analysis.policies)
     uni = analysis.universe
     out = []
     for policy in analysis.policies.policies:
@@ -247,7 +247,7 @@ def check_unknown(analysis) -> list[Finding]:
 
 def check_rule_shadowing(analysis) -> list[Finding]:
     """Within one policy, a rule whose peers and ports are all taken by an earlier final rule can never match."""
-    evaluator = Evaluator(analysis.universe, analysis.policies)
+    evaluator = analysis.matrix.evaluator or Evaluator(analysis.universe, analysis.policies)
     out = []
     for policy in analysis.policies.policies:
         for direction in (INGRESS, EGRESS):

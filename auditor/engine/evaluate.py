@@ -78,6 +78,7 @@ class ClassMatrix:
     universe: Universe
     blocks: list[Block]
     verdicts: dict[str, list[DirectionVerdict]] = field(default_factory=dict)
+    evaluator: "Evaluator | None" = None  # kept so explain and checks reuse its caches
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,7 @@ class Evaluator:
         tier_rank = {name: i for i, name in enumerate(self.tiers)}
         self.policies.sort(key=lambda p: (tier_rank.get(p.tier, len(tier_rank)), p.sort_key))
         self._masks: dict = {}
+        self._applicable: dict[str, dict[int, tuple[Applicable, ...]]] = {}
 
     # --- matcher masks -----------------------------------------------------------------------------------------
     def mask(self, matcher) -> tuple[int, int]:
@@ -146,6 +148,9 @@ class Evaluator:
         Iterates each policy's selected classes rather than every (class, policy) pair: a policy selects few
         classes, and this is what keeps cost proportional to classes + rules.
         """
+        cached = self._applicable.get(direction)
+        if cached is not None:
+            return cached
         found: dict[int, list[Applicable]] = {}
         classes = self.universe.classes
         for policy in self.policies:
@@ -158,7 +163,9 @@ class Evaluator:
                 selected: Tri = True if yes >> index & 1 else None
                 local = tuple(True if r.local is ANY else r.local.match(info) for r in rules)
                 found.setdefault(index, []).append(Applicable(policy, selected, local))
-        return {index: tuple(apps) for index, apps in found.items()}
+        result = {index: tuple(apps) for index, apps in found.items()}
+        self._applicable[direction] = result
+        return result
 
     def verdict_groups(self, applicable: tuple[Applicable, ...], direction: str,
                        local_info: EndpointInfo) -> list[PeerVerdict]:
@@ -338,9 +345,10 @@ def direction_verdicts(evaluator: Evaluator, direction: str) -> list[DirectionVe
     return list(by_key.values())
 
 
-def class_matrix(universe: Universe, policies: PolicySet, *, include_staged: bool = False) -> ClassMatrix:
+def class_matrix(universe: Universe, policies: PolicySet, *, include_staged: bool = False,
+                 evaluator: Evaluator | None = None) -> ClassMatrix:
     """The whole matrix as blocks of class pairs with equal verdicts (pods and external regions)."""
-    evaluator = Evaluator(universe, policies, include_staged=include_staged)
+    evaluator = evaluator or Evaluator(universe, policies, include_staged=include_staged)
     egress = direction_verdicts(evaluator, EGRESS)
     ingress = direction_verdicts(evaluator, INGRESS)
     external = universe.all_mask & ~universe.pod_mask
@@ -374,4 +382,4 @@ def class_matrix(universe: Universe, policies: PolicySet, *, include_staged: boo
                     if allowed or unknown:
                         reasons = (g.reasons | h.reasons) if unknown else frozenset()
                         blocks.append(Block(src, dst, allowed, unknown, reasons))
-    return ClassMatrix(universe, blocks, {EGRESS: egress, INGRESS: ingress})
+    return ClassMatrix(universe, blocks, {EGRESS: egress, INGRESS: ingress}, evaluator)

@@ -90,7 +90,8 @@ def resolve_endpoint(analysis, text: str) -> tuple[int, str]:
 
 
 def explain(analysis, src: str, dst: str, protocol: str, port: int | None) -> Explanation:
-    evaluator = Evaluator(analysis.universe, analysis.policies, include_staged=analysis.options.promote_staged)
+    evaluator = analysis.matrix.evaluator or Evaluator(analysis.universe, analysis.policies,
+                                                       include_staged=analysis.options.promote_staged)
     src_index, src_label = resolve_endpoint(analysis, src)
     dst_index, dst_label = resolve_endpoint(analysis, dst)
     probe = PortSet.ports(protocol, port) if port is not None else PortSet.protocol(protocol)

@@ -113,7 +113,9 @@ def expand(analysis, level: str, namespaces: Sequence[str] = ()) -> MatrixView:
             continue
         connections.append(Connection(src_id, dst_id, allowed, unknown, reasons if unknown else frozenset()))
     connections.sort(key=lambda c: (c.src, c.dst))
-    shown_endpoints = [e for e in endpoints.values() if e.kind == "External" or _in(e, wanted) or not wanted]
+    referenced = {c.src for c in connections} | {c.dst for c in connections}
+    shown_endpoints = [e for e in endpoints.values()
+                       if e.kind == "External" or not wanted or _in(e, wanted) or e.id in referenced]
     shown_endpoints.sort(key=lambda e: (e.kind == "External", e.id))
     return MatrixView(level, shown_endpoints, connections, analysis.protocols, analysis.alerts)
 

@@ -244,3 +244,26 @@ def test_bad_kubeconfig_is_one_line_exit_2(tmp_path):
     result = run("matrix", "--kubeconfig", str(kubeconfig), "--context", "nope")
     assert result.exit_code == 2
     assert result.output.startswith("error: cannot use kubeconfig")
+
+
+def test_namespace_filter_keeps_the_other_end_of_each_flow(tmp_path):
+    # Regression: with -n the other namespace's endpoints were dropped while their connections stayed,
+    # and the list view failed on them.
+    path = write(tmp_path, "two.yaml", BASIC + """
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: y}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: c, namespace: y, labels: {app: c}}
+spec: {containers: [{name: c, image: i}]}
+status: {podIP: 10.0.2.1}
+""")
+    result = run("matrix", "-f", path, "-n", "y", "--view", "list", "-q")
+    assert result.exit_code == 0 and "y/c" in result.output
+    doc = json.loads(run("matrix", "-f", path, "-n", "y", "-o", "json", "-q").stdout)
+    ids = {e["id"] for e in doc["endpoints"]}
+    assert all(c["from"] in ids and c["to"] in ids for c in doc["connections"])
+    assert any(c["from"] == "y/c" for c in doc["connections"])
