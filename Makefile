@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-unit lint bench clean help krew-archive
+.PHONY: install demo test test-unit test-deps lint bench clean help krew-archive
 
 help:
 	@echo "make demo       install (if needed) and audit the bundled demo app (examples/shop)"
@@ -42,6 +42,13 @@ krew-archive: install
 	$(VENV)/bin/shiv -q -c netaudit -o build/krew/kubectl-netaudit -p '/usr/bin/env python3' .
 	tar -C build/krew -czf $(KREW_ARCHIVE) kubectl-netaudit
 	@echo "built $(KREW_ARCHIVE): sha256 $$(sha256sum $(KREW_ARCHIVE) | cut -d' ' -f1)"
+
+# System packages some tests use: Chromium (the HTML report, tests/browser) and Graphviz (dot output).
+# Those tests skip with a clear reason without them; CI installs them (as root).
+test-deps:
+	@if command -v chromium >/dev/null && command -v dot >/dev/null; then echo "test-deps: chromium and graphviz present"; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium graphviz >/dev/null; \
+	else echo "test-deps: run as root, or: sudo apt-get install chromium graphviz"; fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info
