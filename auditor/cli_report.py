@@ -9,6 +9,7 @@ import click
 
 from .cli import (
     EXIT_FAILED_CHECK,
+    InputError,
     _analyze,
     _load,
     _load_one,
@@ -32,11 +33,18 @@ FORMATS = ("html", "markdown", "dot", "csv")
 @click.option("--baseline", metavar="FILE",
               help="A snapshot saved by `netaudit snapshot` (or a manifests folder) to compare with: adds the flows "
                    "newly allowed and newly denied (html, markdown), and exits 1 when something is newly allowed.")
+@click.option("--store", metavar="configmap:NS/NAME",
+              help="The scheduled audit: use the snapshot stored in this ConfigMap as the baseline, then store this "
+                   "run's snapshot there (compressed; the only write netaudit does besides verify). Live cluster only.")
+@click.option("--fail-on", type=click.Choice(["high", "medium", "low", "info", "never"]), default="never",
+              show_default=True,
+              help="Exit 1 on findings of this severity or worse: only new ones (absent from the baseline) when "
+                   "there is a baseline or store, else all.")
 @click.option("--explain-limit", type=click.IntRange(min=0), default=300, show_default=True, metavar="N",
               help="html: explain only the first N flows (each explanation is a tier walk; big clusters have many "
                    "flows).")
 def report(manifests, snapshot, kubeconfig, context, namespaces, all_namespaces, promote_staged, calico_version,
-           quiet, output, level, baseline, explain_limit):
+           quiet, output, level, baseline, store, fail_on, explain_limit):
     """A report to read or share: what was read, the findings, who can reach whom, and why.
 
     The report goes to stdout. The HTML page is one file with no network requests at all (inline style and
@@ -62,10 +70,28 @@ def report(manifests, snapshot, kubeconfig, context, namespaces, all_namespaces,
         wanted = set(shown)
         findings = [f for f in findings if not f.objects or any(_object_namespace(o) in wanted for o in f.objects)]
     baseline_view = baseline_origin = None
-    if baseline:
+    baseline_state = None
+    store_target = client = None
+    if store:
+        from .sources.live import LiveSourceError, api_client
+        from .sources.store import Store, StoreError, load_previous
+        if manifests or snapshot or baseline:
+            raise InputError("--store works on the live cluster and replaces --baseline: drop -f/--snapshot/--baseline")
+        try:
+            store_target = Store.parse(store)
+            client = api_client(kubeconfig, context)
+            baseline_state = load_previous(client, store_target)
+        except (StoreError, LiveSourceError) as err:
+            raise InputError(str(err)) from None
+        baseline_origin = f"ConfigMap {store_target.namespace}/{store_target.name} (previous run)"
+    elif baseline:
         baseline_state = _load_one(baseline)
-        baseline_view = _analyze(baseline_state, promote_staged, calico_version).matrix_view(level, shown)
         baseline_origin = baseline_state.origin or baseline
+    previous_findings = None
+    if baseline_state is not None:
+        previous = _analyze(baseline_state, promote_staged, calico_version)
+        baseline_view = previous.matrix_view(level, shown)
+        previous_findings = {(f.code, f.message) for f in run_checks(previous)}
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     bundle = build_bundle(result, level, shown, baseline_view=baseline_view, baseline_origin=baseline_origin,
                           explain_limit=explain_limit, findings=findings, generated=generated)
@@ -79,5 +105,23 @@ def report(manifests, snapshot, kubeconfig, context, namespaces, all_namespaces,
         from .report.csv_report import render
     click.echo(render(bundle), nl=False)
     _print_alerts(result.alerts, quiet)
-    if bundle.drift is not None and bundle.drift.newly_allowed:
+    failed = bundle.drift is not None and bool(bundle.drift.newly_allowed)
+    new_findings = [f for f in findings if previous_findings is None or (f.code, f.message) not in previous_findings]
+    if fail_on != "never":
+        from .findings import SEVERITIES
+        failed = failed or any(SEVERITIES.index(f.severity) <= SEVERITIES.index(fail_on) for f in new_findings)
+    if store_target is not None:
+        from .sources.store import StoreError, save
+        try:
+            size = save(client, store_target, state)
+        except StoreError as err:
+            raise InputError(str(err)) from None
+        drift = bundle.drift
+        summary = (f"netaudit: {len(state.pods)} pods, {len(state.policies)} policies; {len(findings)} findings "
+                   f"({len(new_findings)} new); ")
+        summary += (f"drift: {len(drift.newly_allowed)} newly allowed, {len(drift.newly_denied)} newly denied"
+                    if drift is not None else "first run: no baseline yet")
+        summary += f"; snapshot stored in ConfigMap {store_target.namespace}/{store_target.name} ({size // 1024} KiB)"
+        click.echo(summary, err=True)
+    if failed:
         sys.exit(EXIT_FAILED_CHECK)

@@ -267,3 +267,9 @@ status: {podIP: 10.0.2.1}
     ids = {e["id"] for e in doc["endpoints"]}
     assert all(c["from"] in ids and c["to"] in ids for c in doc["connections"])
     assert any(c["from"] == "y/c" for c in doc["connections"])
+
+
+def test_report_store_needs_the_live_cluster(tmp_path):
+    path = write(tmp_path, "basic.yaml", BASIC)
+    result = run("report", "-f", path, "--store", "configmap:netaudit/baseline", "-q")
+    assert result.exit_code == 2 and "--store works on the live cluster" in result.output
