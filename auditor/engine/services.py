@@ -149,7 +149,10 @@ class FlowIndex:
 
 
 def reachability(analysis, level: str = "workload", namespaces: Sequence[str] = ()) -> list[Reachability]:
-    """For every client (pod, workload or namespace) and Service port: which ready backends it can reach."""
+    """For every client (pod, workload or namespace) and Service port: which ready backends it can reach.
+
+    `namespaces` keeps the rows whose client or Service is in one of them.
+    """
     uni = analysis.universe
     index = FlowIndex(analysis)
     wanted = set(namespaces)
@@ -158,8 +161,6 @@ def reachability(analysis, level: str = "workload", namespaces: Sequence[str] = 
         for pod in cls.pods:
             if pod.host_network:
                 continue
-            if wanted and pod.namespace not in wanted:
-                continue
             ids = clients.setdefault(endpoint_id(pod, level), [])
             if cls.index not in ids:
                 ids.append(cls.index)
@@ -167,6 +168,9 @@ def reachability(analysis, level: str = "workload", namespaces: Sequence[str] = 
     for spb in service_backends(analysis.state):
         svc_id = f"{spb.service.namespace}/{spb.service.name}"
         for client, classes in sorted(clients.items()):
+            # -n keeps a row when the client or the Service is in one of the namespaces.
+            if wanted and spb.service.namespace not in wanted and client.split("/", 1)[0] not in wanted:
+                continue
             result = Reachability(client, svc_id, spb.port, NO_BACKENDS)
             for backend in spb.backends:
                 if not backend.ready:
