@@ -152,10 +152,11 @@ def build_plan(analysis, options: PlanOptions = PlanOptions()) -> Plan:
 
 
 def probe_labels(pod: Pod, policy_label_keys: frozenset[str] | None) -> dict[str, str]:
-    """The labels a probe pod carries: the pod's, less the controller bookkeeping labels no policy reads.
+    """The labels a probe pod carries: those of the pod that some policy selector reads.
 
-    Labels no selector reads cannot change a verdict, but the controller ones can make a controller adopt the
-    probe, and any of them can make it match a Service selector: so those are dropped.
+    Labels no selector reads cannot change a verdict (engine/classes.py drops them too), while each one copied
+    can make the probe match a Service selector or, for controller labels, be adopted by a ReplicaSet or Job.
+    When the keys selectors read are not known (`None`), every label is copied except the controller ones.
     """
     out = {}
     for key, value in pod.labels.items():

@@ -8,6 +8,7 @@ admission checks every probe pod.
 from __future__ import annotations
 
 import copy
+import json
 import os
 import signal
 import subprocess
@@ -47,19 +48,33 @@ def compliant_pod(name, labels, ip, port, sa="default"):
 
 @pytest.fixture(scope="module")
 def cluster(apiserver):
-    create(apiserver, {"apiVersion": "v1", "kind": "Namespace",
+    """A server of our own: cluster-wide policies other tests leave behind would change the plan checked here.
+    (`apiserver` only for its check that the binaries are built, and its skip when they are not.)"""
+    from apiserver import LocalApiServer
+    from conftest import CRD_DIR
+    server = LocalApiServer()
+    try:
+        server.start()
+        server.apply_crds([CRD_DIR])
+        _populate(server)
+        yield server
+    finally:
+        server.stop()
+
+
+def _populate(server):
+    create(server, {"apiVersion": "v1", "kind": "Namespace",
                        "metadata": {"name": NS, "labels": {"pod-security.kubernetes.io/enforce": "restricted",
                                                            "pod-security.kubernetes.io/enforce-version": "latest"}}})
-    create(apiserver, {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "web-sa", "namespace": NS}})
-    create(apiserver, compliant_pod("web-1", {"app": "web", "pod-template-hash": "7d77fb55cc"}, "10.244.9.10", 8080,
+    create(server, {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "web-sa", "namespace": NS}})
+    create(server, compliant_pod("web-1", {"app": "web", "pod-template-hash": "7d77fb55cc"}, "10.244.9.10", 8080,
                                     sa="web-sa"))
-    create(apiserver, compliant_pod("db-1", {"app": "db"}, "10.244.9.11", 5432))
-    create(apiserver, {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+    create(server, compliant_pod("db-1", {"app": "db"}, "10.244.9.11", 5432))
+    create(server, {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
                        "metadata": {"name": "db-from-web", "namespace": NS},
                        "spec": {"podSelector": {"matchLabels": {"app": "db"}},
                                 "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "web"}}}],
                                              "ports": [{"port": 5432}]}]}})
-    return apiserver
 
 
 def probe_pods(server, namespace=None):
@@ -89,6 +104,22 @@ def test_the_namespace_really_enforces_restricted(cluster):
         "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "root"},
         "spec": {"containers": [{"name": "c", "image": "i", "securityContext": {"runAsUser": 0}}]}})
     assert status == 403 and "violates PodSecurity" in body["message"]
+
+
+def test_dry_run_plans_with_the_real_pod_ips_and_creates_nothing(cluster):
+    result = CliRunner().invoke(main, args(cluster, "--to", f"{NS}/db-1", "--dry-run", "-o", "json", "-q"))
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    # db admits app=web on 5432 only: web -> db gets 5432 (declared, allowed) and the lowest denied port (1);
+    # db -> db gets 5432, denied (db is not app=web).
+    assert {(p["from"], p["to"], p["ip"], p["port"], p["predicted"]) for p in doc["probes"]} == {
+        (f"{NS}/web-1", f"{NS}/db-1", "10.244.9.11", 5432, "allowed"),
+        (f"{NS}/web-1", f"{NS}/db-1", "10.244.9.11", 1, "denied"),
+        (f"{NS}/db-1", f"{NS}/db-1", "10.244.9.11", 5432, "denied"),
+    }
+    assert sorted(p["metadata"]["annotations"]["netaudit.dev/source-pod"] for p in doc["pods"]) == [
+        f"{NS}/db-1", f"{NS}/web-1"]
+    assert probe_pods(cluster) == []
 
 
 def test_without_a_kubelet_verify_times_out_cleanly_and_deletes_its_pods(cluster):

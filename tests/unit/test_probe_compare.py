@@ -229,3 +229,33 @@ def test_a_probe_image_that_cannot_be_pulled_stops_the_run(monkeypatch):
     assert result.exit_code == 2
     assert "ImagePullBackOff" in result.stderr and "--probe-image" in result.stderr and "deleted them" in result.stderr
     assert core.pods == {}
+
+
+def test_cleanup_deletes_only_probe_pods_and_falls_back_to_each_namespace():
+    from kubernetes.client.exceptions import ApiException
+
+    from auditor.probe.run import ProbeRunner
+
+    class NamespacedOnly(FakeCore):
+        """RoleBindings only: no cluster-wide list, and no access at all to namespace y."""
+
+        def list_pod_for_all_namespaces(self, **_):
+            raise ApiException(status=403, reason="Forbidden")
+
+        def list_namespace(self, **_):
+            return SimpleNamespace(items=[SimpleNamespace(metadata=SimpleNamespace(name=n)) for n in ("x", "y")])
+
+        def list_namespaced_pod(self, namespace, label_selector, **kw):
+            if namespace == "y":
+                raise ApiException(status=403, reason="Forbidden")
+            return super().list_namespaced_pod(namespace, label_selector, **kw)
+
+    core = NamespacedOnly(None)
+    core.pods = {("x", "probe"): {"metadata": {"labels": {"netaudit.dev/probe": "true", "netaudit.dev/run": "r"}}},
+                 # Carries a run label but is no probe pod (someone copied the label): never deleted.
+                 ("x", "lookalike"): {"metadata": {"labels": {"netaudit.dev/run": "r"}}}}
+    runner = ProbeRunner(core)
+    assert runner.delete_matching("netaudit.dev/run=r", ["x"]) == (["x/probe"], [])
+    assert list(core.pods) == [("x", "lookalike")]
+    deleted, left = runner.delete_matching("netaudit.dev/probe=true", None)
+    assert deleted == [] and len(left) == 1 and left[0].startswith("namespace y: cannot list pods in y: 403")
