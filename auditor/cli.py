@@ -56,8 +56,16 @@ def source_options(func):
     return wrapper
 
 
+def _say(text: str) -> None:
+    """Progress on stderr, only when a person is watching (a terminal); pipes and CI logs stay clean."""
+    if _progress_enabled():
+        sys.stderr.write("\r\033[K" + (f"netaudit: {text}" if text else ""))
+        sys.stderr.flush()
+
+
 def _load(manifests, snapshot, kubeconfig, context) -> ClusterState:
     from .sources.manifests import ManifestError
+    _say("reading " + ("manifests" if manifests else "snapshot" if snapshot else "the cluster"))
     if manifests and snapshot:
         raise InputError("give either --manifests or --snapshot, not both")
     try:
@@ -78,6 +86,7 @@ def _load(manifests, snapshot, kubeconfig, context) -> ClusterState:
                 raise InputError(str(err)) from None
     except ManifestError as err:
         raise InputError(str(err)) from None
+    _say("")
     if not state.pods and not state.policies:
         _print_alerts(state.alerts, quiet=False)
         raise InputError("nothing usable in the input: no pods, workloads or policies were read")
@@ -99,7 +108,11 @@ def _print_alerts(alerts, quiet: bool, limit: int = 20) -> None:
 
 def _analyze(state, promote_staged, calico_version):
     from .analysis import AnalyzeOptions, analyze
-    return analyze(state, AnalyzeOptions(promote_staged=promote_staged, calico_version=calico_version))
+    _say(f"analyzing {len(state.pods)} pods and {len(state.policies)} policies")
+    try:
+        return analyze(state, AnalyzeOptions(promote_staged=promote_staged, calico_version=calico_version))
+    finally:
+        _say("")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})

@@ -273,3 +273,9 @@ def test_report_store_needs_the_live_cluster(tmp_path):
     path = write(tmp_path, "basic.yaml", BASIC)
     result = run("report", "-f", path, "--store", "configmap:netaudit/baseline", "-q")
     assert result.exit_code == 2 and "--store works on the live cluster" in result.output
+
+
+def test_no_progress_text_when_not_a_terminal(tmp_path):
+    path = write(tmp_path, "basic.yaml", BASIC)
+    result = run("matrix", "-f", path, "-o", "json", "-q")
+    assert "netaudit: reading" not in result.stderr and "\x1b[K" not in result.stderr
