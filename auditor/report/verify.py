@@ -84,8 +84,11 @@ def render_table(report: VerificationReport) -> str:
             lines.append(f"  {p.source} -> {p.destination} {_port(p.protocol, p.port)}: predicted {p.predicted}, "
                          f"observed {o.observation.result if o.observation else o.observed}"
                          + (f" ({o.note})" if o.note else ""))
-            lines.append(f"    why the prediction: netaudit explain {p.source} {p.destination} "
-                         f"--port {_port(p.protocol, p.port)}")
+            if p.source != p.destination:
+                lines.append(f"    why the prediction: netaudit explain {p.source} {p.destination} "
+                             f"--port {_port(p.protocol, p.port)}")
+            else:  # explain shows a pod's traffic to itself as unfiltered; the probe was a second pod like it
+                lines.append(f"    the probe was a second pod like {p.source}, so policy applied between them")
         lines.append("")
     if report.flaky:
         lines.append(f"FLAKY ({len(report.flaky)}): some tries were dropped and others got through")
