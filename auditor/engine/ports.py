@@ -82,6 +82,15 @@ class PortSet:
         )
         self._hash = hash(self._items)
 
+    @classmethod
+    def _canonical(cls, items: tuple[tuple[str, IntervalSet], ...]) -> "PortSet":
+        """From items already canonical (set operations on canonical sets): skips normalizing, which dominates
+        the cost of the engine's set algebra."""
+        obj = cls.__new__(cls)
+        obj._items = items
+        obj._hash = hash(items)
+        return obj
+
     # --- constructors ------------------------------------------------------------------------------------------
     @classmethod
     def all(cls) -> "PortSet":
@@ -120,7 +129,10 @@ class PortSet:
             return self
         if not self._items:
             return other
-        return PortSet(self._items + other._items)
+        merged = dict(self._items)
+        for p, v in other._items:
+            merged[p] = merged[p] | v if p in merged else v
+        return PortSet._canonical(tuple(sorted(merged.items(), key=lambda pv: _ORDER[pv[0]])))
 
     def __and__(self, other: "PortSet") -> "PortSet":
         if not self._items or not other._items:
@@ -128,7 +140,13 @@ class PortSet:
         if self is other:
             return self
         theirs = dict(other._items)
-        return PortSet((p, v & theirs[p]) for p, v in self._items if p in theirs)
+        out = []
+        for p, v in self._items:
+            if p in theirs:
+                both = v & theirs[p]
+                if both:
+                    out.append((p, both))
+        return PortSet._canonical(tuple(out))
 
     def __sub__(self, other: "PortSet") -> "PortSet":
         if not self._items or not other._items:
@@ -136,7 +154,12 @@ class PortSet:
         if self is other:
             return NONE
         theirs = dict(other._items)
-        return PortSet((p, v - theirs[p]) if p in theirs else (p, v) for p, v in self._items)
+        out = []
+        for p, v in self._items:
+            rest = v - theirs[p] if p in theirs else v
+            if rest:
+                out.append((p, rest))
+        return PortSet._canonical(tuple(out))
 
     def complement(self) -> "PortSet":
         return ALL - self
