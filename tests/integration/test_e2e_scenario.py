@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from test_live_source import PLURALS
+from test_live_source import collection
 
 SCENARIO = Path(__file__).resolve().parents[1] / "e2e" / "scenario"
 
@@ -18,7 +18,5 @@ def test_scenario_manifests_server_side_dry_run(apiserver):
     for doc in docs:
         if doc["kind"] == "Namespace":
             continue
-        prefix, plural, namespaced = PLURALS[(doc["apiVersion"], doc["kind"])]
-        path = f"{prefix}/namespaces/{doc['metadata']['namespace']}/{plural}" if namespaced else f"{prefix}/{plural}"
-        status, body = apiserver.request("POST", path + "?dryRun=All", doc)
+        status, body = apiserver.request("POST", collection(doc) + "?dryRun=All", doc)
         assert status in (200, 201), f"{doc['kind']} {doc['metadata']['name']}: {status} {body}"

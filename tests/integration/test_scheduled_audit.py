@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
-from test_deploy_manifests import PLURALS
-from test_live_source import create
+from test_live_source import collection, create
 
 from auditor.cli import main
 
@@ -42,10 +41,7 @@ def audited_cluster():
             if doc["kind"] == "Namespace":
                 create(server, doc)
                 continue
-            prefix, plural, namespaced = PLURALS[(doc["apiVersion"], doc["kind"])]
-            ns = doc["metadata"].get("namespace")
-            path = f"{prefix}/namespaces/{ns}/{plural}" if namespaced else f"{prefix}/{plural}"
-            status, body = server.request("POST", path, doc)
+            status, body = server.request("POST", collection(doc), doc)
             assert status == 201, body
         create(server, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}})
         create(server, _pod("shop", "web", {"app": "web"}, "10.244.1.1"))
