@@ -180,8 +180,8 @@ def matrix(manifests, snapshot, kubeconfig, context, namespaces, all_namespaces,
 @main.command()
 @click.argument("source")
 @click.argument("destination")
-@click.option("--port", "port_text", required=True, metavar="PORT/PROTO",
-              help="The port to explain, e.g. 80/TCP, 53/UDP, 80 (TCP), or ICMP.")
+@click.option("--port", "port_text", metavar="PORT/PROTO",
+              help="The port to explain, e.g. 80/TCP, 53/UDP, 80 (TCP), or ICMP. Not needed for svc: destinations.")
 @source_options
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def explain(source, destination, port_text, manifests, snapshot, kubeconfig, context, namespaces, all_namespaces,
@@ -190,11 +190,33 @@ def explain(source, destination, port_text, manifests, snapshot, kubeconfig, con
 
     SOURCE and DESTINATION are pods (namespace/name), workloads (namespace/Kind/name) or addresses
     (ip:203.0.113.7). For each direction it shows which policies select the endpoint, tier by tier, and which
-    rule decided, or that none did.
+    rule decided, or that none did. DESTINATION may also be a Service port, svc:NAMESPACE/NAME:PORT (number or
+    name): each ready backend is explained on its own target port, as policy sees the connection after DNAT.
+
+    \b
+    Examples:
+      netaudit explain shop-web/frontend shop-api/cart --port 8080/TCP -f examples/shop/
+      netaudit explain shop-web/frontend svc:shop-api/cart:http -f examples/shop/
     """
     from .engine.explain import EndpointNotFound
     from .engine.explain import explain as explain_flow
     from .engine.ports import parse_port_text
+    if destination.startswith("svc:"):
+        if port_text:
+            raise click.BadParameter("a svc: destination names its port: drop --port", param_hint="--port")
+        from .engine.services import ServiceNotFound, explain_service
+        from .report.explain_text import render_service_json, render_service_text
+        state = _load(manifests, snapshot, kubeconfig, context)
+        result = _analyze(state, promote_staged, calico_version)
+        try:
+            sexp = explain_service(result, source, destination)
+        except (ServiceNotFound, EndpointNotFound) as err:
+            raise InputError(str(err)) from None
+        click.echo(render_service_json(sexp) if output == "json" else render_service_text(sexp), nl=False)
+        _print_alerts(result.alerts, quiet)
+        return
+    if not port_text:
+        raise click.BadParameter("give the port to explain, e.g. --port 80/TCP", param_hint="--port")
     try:
         protocol, port = parse_port_text(port_text)
     except ValueError as err:

@@ -220,3 +220,52 @@ def _status(r: Reachability) -> str:
     if not r.unreachable:
         return ALL_REACHABLE
     return SOME if r.reachable else NONE_REACHABLE
+
+
+@dataclass
+class ServiceExplanation:
+    client: str
+    service: str
+    port: ServicePort
+    status: str
+    backends: list  # (backend id, target port or None, Explanation or None, note)
+
+
+class ServiceNotFound(LookupError):
+    pass
+
+
+def explain_service(analysis, client: str, target: str) -> ServiceExplanation:
+    """`explain CLIENT svc:NS/NAME:PORT`: the Service port's ready backends, each explained on its target port."""
+    from .explain import explain
+    spec = target[4:] if target.startswith("svc:") else target
+    svc_id, _, port_text = spec.rpartition(":")
+    if not svc_id or "/" not in svc_id:
+        raise ServiceNotFound(f"{target!r}: write svc:NAMESPACE/NAME:PORT (port number or name)")
+    matches = [spb for spb in service_backends(analysis.state)
+               if f"{spb.service.namespace}/{spb.service.name}" == svc_id
+               and (str(spb.port.port) == port_text or spb.port.name == port_text)]
+    if not matches:
+        known = sorted({f"{s.namespace}/{s.name}:{p.name or p.port}" for s in analysis.state.services for p in s.ports
+                        if f"{s.namespace}/{s.name}" == svc_id})
+        hint = f" (it has {', '.join(known)})" if known else " (no such Service)"
+        raise ServiceNotFound(f"no Service port {svc_id}:{port_text}{hint}")
+    spb = matches[0]
+    rows = []
+    reached = denied = unknown = 0
+    for backend in spb.backends:
+        if not backend.ready:
+            rows.append((backend.id, backend.target_port, None, "not ready: kube-proxy sends it nothing"))
+            continue
+        if backend.target_port is None:
+            rows.append((backend.id, None, None, f"declares no port named {spb.port.target_port!r}"))
+            continue
+        exp = explain(analysis, client, backend.id, backend.protocol, backend.target_port)
+        reached += exp.verdict == "allowed"
+        denied += exp.verdict == "denied"
+        unknown += exp.verdict == "unknown"
+        rows.append((backend.id, backend.target_port, exp, ""))
+    total = reached + denied + unknown
+    status = (NO_BACKENDS if total == 0 else UNKNOWN if unknown and not (reached and denied)
+              else ALL_REACHABLE if reached == total else NONE_REACHABLE if denied == total else SOME)
+    return ServiceExplanation(client, svc_id, spb.port, status, rows)

@@ -51,3 +51,31 @@ def _direction(trace: DirectionTrace) -> list[str]:
 def render_json(exp: Explanation) -> str:
     doc = {"apiVersion": "netaudit/v1", "kind": "Explanation", **asdict(exp)}
     return json.dumps(doc, indent=2, default=str) + "\n"
+
+
+SERVICE_STATUS = {"all": "all backends reachable", "some": "SOME backends reachable", "none": "NO backend reachable",
+                  "no-backends": "no backends", "unknown": "unknown"}
+
+
+def render_service_text(sexp) -> str:
+    port = sexp.port
+    name = f" ({port.name})" if port.name else ""
+    lines = [f"{sexp.client} -> Service {sexp.service} port {port.port}/{port.protocol}{name}: "
+             f"{SERVICE_STATUS[sexp.status]}", ""]
+    for backend_id, target, exp, note in sexp.backends:
+        if exp is None:
+            lines.append(f"backend {backend_id}: {note}")
+            continue
+        lines.append(f"backend {backend_id} on {target}/{port.protocol}: {exp.verdict.upper()}")
+        for line in render_text(exp).splitlines()[2:]:
+            lines.append("  " + line)
+        lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def render_service_json(sexp) -> str:
+    doc = {"apiVersion": "netaudit/v1", "kind": "ServiceExplanation", "from": sexp.client, "service": sexp.service,
+           "port": sexp.port.port, "protocol": sexp.port.protocol, "portName": sexp.port.name, "status": sexp.status,
+           "backends": [{"backend": b, "targetPort": t, "note": note, "explanation": asdict(e) if e else None}
+                        for b, t, e, note in sexp.backends]}
+    return json.dumps(doc, indent=2, default=str) + "\n"

@@ -129,3 +129,42 @@ def test_external_name_service_is_reported_without_backends():
                 "spec": {"type": "ExternalName", "externalName": "db.example.com", "ports": [{"port": 5432}]}}]
     results, _ = run(objects)
     assert results[("x/client", "x/ext", 5432)].status == "no-backends"
+
+
+def test_explain_service_port_per_backend():
+    from auditor.engine.services import explain_service
+    objects = [ns("x"),
+               pod("x", "client", {"app": "client"}, "10.0.0.1"),
+               pod("x", "web-1", {"app": "web"}, "10.0.0.2", [("http", 8080, "TCP")]),
+               pod("x", "web-2", {"app": "web"}, "10.0.0.3", [("http", 9090, "TCP")]),
+               pod("x", "web-3", {"app": "web"}, "10.0.0.4", [("http", 8080, "TCP")], ready=False),
+               service("x", "web", {"app": "web"}, [{"name": "http", "port": 80, "targetPort": "http"}]),
+               allow_ingress("x", "web-8080", {"app": "web"}, {"app": "client"}, 8080)]
+    _, analysis = run(objects)
+    sexp = explain_service(analysis, "x/client", "svc:x/web:http")
+    rows = {b: (t, e.verdict if e else note) for b, t, e, note in sexp.backends}
+    # Worked out by hand: web-1's http is 8080 (allowed), web-2's is 9090 (not allowed), web-3 is not ready.
+    assert rows["x/web-1"] == (8080, "allowed") and rows["x/web-2"] == (9090, "denied")
+    assert rows["x/web-3"][1].startswith("not ready")
+    assert sexp.status == "some"
+    assert explain_service(analysis, "x/client", "svc:x/web:80").status == "some"  # by number too
+
+
+def test_explain_service_cli(tmp_path):
+    import yaml
+    from click.testing import CliRunner
+
+    from auditor.cli import main
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump_all([
+        ns("x"), pod("x", "client", {"app": "client"}, "10.0.0.1"),
+        pod("x", "web-1", {"app": "web"}, "10.0.0.2", [("http", 8080, "TCP")]),
+        service("x", "web", {"app": "web"}, [{"name": "http", "port": 80, "targetPort": "http"}])]))
+    ok = CliRunner().invoke(main, ["explain", "x/client", "svc:x/web:http", "-f", str(path), "-q"])
+    assert ok.exit_code == 0 and ok.output.startswith("x/client -> Service x/web port 80/TCP (http): all backends")
+    missing = CliRunner().invoke(main, ["explain", "x/client", "svc:x/web:https", "-f", str(path), "-q"])
+    assert missing.exit_code == 2 and "it has x/web:http" in missing.output
+    both = CliRunner().invoke(main, ["explain", "x/client", "svc:x/web:http", "--port", "80", "-f", str(path)])
+    assert both.exit_code == 2
+    no_port = CliRunner().invoke(main, ["explain", "x/client", "x/web-1", "-f", str(path)])
+    assert no_port.exit_code == 2 and "--port" in no_port.output
