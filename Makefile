@@ -55,3 +55,4 @@ clean:
 
 -include mk/apiserver.mk
 -include mk/kind.mk
+-include mk/bench.mk
