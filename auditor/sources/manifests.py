@@ -37,9 +37,64 @@ from ..model import (
 from ..policy.labels import validate_label_key, validate_label_value
 
 try:  # libyaml is 5x faster on big inputs (DESIGN.md, performance notes)
-    _Loader = yaml.CSafeLoader
+    _BaseLoader = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - depends on how PyYAML was built
-    _Loader = yaml.SafeLoader
+    _BaseLoader = yaml.SafeLoader
+
+_STR, _MAP, _SEQ, _MERGE = ("tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq",
+                            "tag:yaml.org,2002:merge")
+
+
+class _Loader(_BaseLoader):
+    """PyYAML's safe loader, with the same results, made cheaper where Kubernetes manifests spend the time.
+
+    Even with libyaml parsing, most of the load is Python: resolving each plain scalar's tag through regexes,
+    and the generic constructor. Manifests repeat the same scalars endlessly ("TCP", "v1", label values), so
+    resolution is memoized per (value, style); and plain maps, lists and strings are built directly, leaving
+    everything else (numbers, booleans, merge keys, explicit tags, errors) to PyYAML's own constructor.
+    """
+
+    _resolved: dict = {}
+
+    def resolve(self, kind, value, implicit):
+        if kind is yaml.ScalarNode:
+            key = (value, implicit)
+            tag = self._resolved.get(key)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                if len(self._resolved) < 200_000:
+                    self._resolved[key] = tag
+            return tag
+        return super().resolve(kind, value, implicit)
+
+    def construct_document(self, node):
+        try:
+            return self._build(node, {})
+        except (TypeError, RecursionError):
+            pass  # e.g. an unhashable key: PyYAML says what is wrong, with a line number
+        finally:
+            self.constructed_objects, self.recursive_objects, self.deep_construct = {}, {}, False
+        return super().construct_document(node)
+
+    def _build(self, node, memo: dict):
+        found = memo.get(id(node))
+        if found is not None:
+            return found  # an alias: the same object, as PyYAML gives it
+        kind = type(node)
+        if kind is yaml.ScalarNode:
+            return node.value if node.tag == _STR else self.construct_object(node, deep=True)
+        if kind is yaml.MappingNode and node.tag == _MAP and not any(k.tag == _MERGE for k, _ in node.value):
+            out: dict = {}
+            memo[id(node)] = out
+            for key_node, value_node in node.value:
+                out[self._build(key_node, memo)] = self._build(value_node, memo)
+            return out
+        if kind is yaml.SequenceNode and node.tag == _SEQ:
+            items: list = []
+            memo[id(node)] = items
+            items.extend(self._build(item, memo) for item in node.value)
+            return items
+        return self.construct_object(node, deep=True)
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 

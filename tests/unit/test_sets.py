@@ -120,3 +120,34 @@ def test_ipv6_block_with_except():
     assert block.contains("2001:db8:2::1") and not block.contains("2001:db8:1::5")
     assert not block.contains("10.0.0.1")
     assert parse_network("10.0.0.1/8") == ipaddress.ip_network("10.0.0.0/8")
+
+
+def test_manifest_loader_gives_pyyaml_results():
+    """The faster manifest loader must read YAML exactly as PyYAML's safe loader does."""
+    import yaml
+
+    from auditor.sources.manifests import _Loader
+    text = """
+a: 1
+b: 0x1F
+c: "80"
+d: yes
+e: ~
+f: 1.5
+g: [1, two, "3", {x: y}]
+h: &anchor {k: v}
+i: *anchor
+j:
+  <<: *anchor
+  l: m
+k: 2026-11-26
+l: !!str 42
+m: "a\\tb"
+---
+- plain
+- 'single'
+- !!binary aGVsbG8=
+"""
+    assert list(yaml.load_all(text, Loader=_Loader)) == list(yaml.load_all(text, Loader=yaml.SafeLoader))
+    loaded = list(yaml.load_all(text, Loader=_Loader))[0]
+    assert loaded["h"] is loaded["i"]  # aliases are the same object, as in PyYAML
