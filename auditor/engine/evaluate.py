@@ -125,8 +125,16 @@ class Evaluator:
             result = (0, uni.all_mask)
         else:
             if isinstance(matcher, PodSelection):
-                candidates = uni.by_namespace.get(matcher.namespace, 0) if matcher.namespace is not None \
-                    else uni.pod_mask
+                if matcher.namespace is not None:
+                    candidates = uni.by_namespace.get(matcher.namespace, 0)
+                elif matcher.namespace_selector is not None:
+                    # Pick the namespaces first (hundreds), then only their classes (thousands): a namespace
+                    # whose labels were never read stays a candidate, so its maybe is still found.
+                    candidates = 0
+                    for ns_mask in self._namespaces_matching(matcher.namespace_selector):
+                        candidates |= ns_mask
+                else:
+                    candidates = uni.pod_mask
             else:
                 candidates = uni.all_mask
             yes = maybe = 0
@@ -140,6 +148,15 @@ class Evaluator:
             result = (yes, maybe)
         self._masks[matcher] = result
         return result
+
+    def _namespaces_matching(self, selector) -> list[int]:
+        found = []
+        classes = self.universe.classes
+        for mask in self.universe.by_namespace.values():
+            info = classes[(mask & -mask).bit_length() - 1].info
+            if not info.namespace_labels_known or selector.matches(info.namespace_labels):
+                found.append(mask)
+        return found
 
     # --- one direction of one endpoint -------------------------------------------------------------------------
     def applicable_by_class(self, direction: str) -> dict[int, tuple[Applicable, ...]]:
