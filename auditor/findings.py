@@ -57,6 +57,14 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "allow-from-anywhere": ("medium", "an ingress allow from 0.0.0.0/0 or from every namespace"),
     "host-network-pod": ("info", "hostNetwork pods: pod policies do not govern them"),
     "unknown-verdicts": ("high", "verdicts left unknown because something could not be read"),
+    "admin-policy-ignored": ("high", "an admin policy the cluster's Calico version does not enforce"),
+    "admin-policy-portability": ("low", "admin policy kinds only some Calico versions enforce"),
+    "anp-named-port": ("medium", "an ANP namedPort, which Calico v3.30-v3.31 widens to every port"),
+    "admin-peer-unsupported": ("medium", "ANP nodes/domainNames peers: Calico does not convert them (fail closed)"),
+    "calico-types-empty": ("medium", "a stored Calico policy without types: it applies to both directions"),
+    "long-service-account": ("medium", "serviceAccounts.names with a name of 63+ characters: never matches"),
+    "staged-policy": ("info", "staged policies are not enforced"),
+    "unmodelled": ("medium", "a policy or field netaudit does not model: the verdicts it could change are unknown"),
 }
 
 
@@ -219,6 +227,55 @@ def check_rules_ignored(analysis) -> list[Finding]:
                "rules") for a in analysis.alerts if a.code == "rules-ignored"]
 
 
+ALERT_FINDINGS = {  # alert codes raised while translating -> finding codes
+    "admin-policy-ignored": "admin-policy-ignored", "anp-named-port": "anp-named-port",
+    "admin-peer-not-converted": "admin-peer-unsupported", "calico-types-empty": "calico-types-empty",
+    "long-service-account": "long-service-account", "unsupported-policy": "unmodelled",
+    "unmodelled-field": "unmodelled", "admin-peer-unmodelled": "unmodelled",
+}
+ALERT_HINTS = {
+    "admin-policy-ignored": "use the policy API this Calico version implements (ClusterNetworkPolicy from v3.32)",
+    "anp-named-port": "use portNumber or portRange until Calico converts named ports",
+    "admin-peer-unsupported": "use `networks` CIDRs for node or external addresses",
+    "calico-types-empty": "set spec.types explicitly (calicoctl and the Calico API server default it for you)",
+    "long-service-account": "select the service account by label (serviceAccounts.selector) instead",
+    "unmodelled": "see the warning: verify these flows with `netaudit verify`",
+}
+
+
+def check_policy_api_support(analysis) -> list[Finding]:
+    """What the cluster's Calico enforces differently from the policy as written (SEMANTICS.md B), said as
+    findings whether or not the Calico version is known."""
+    from .policy.admin import parse_version
+    out = [_f(ALERT_FINDINGS[a.code], a.message, [a.object], ALERT_HINTS[ALERT_FINDINGS[a.code]])
+           for a in analysis.alerts if a.code in ALERT_FINDINGS]
+    version = parse_version(analysis.options.calico_version or analysis.state.calico_version)
+    if version is None:
+        kinds = sorted({p.kind for p in analysis.state.policies if p.group == "policy.networking.k8s.io"})
+        if kinds:
+            out.append(_f("admin-policy-portability", f"{', '.join(kinds)} in use and the Calico version is unknown: "
+                          "Calico enforces AdminNetworkPolicy from v3.29, BaselineAdminNetworkPolicy from v3.30, "
+                          "both only until v3.31, and ClusterNetworkPolicy from v3.32", kinds,
+                          "pass --calico-version X.Y (live clusters report theirs) to judge as that version does"))
+        for obj in analysis.state.policies:
+            if obj.kind != "AdminNetworkPolicy" or not isinstance(obj.spec, dict):
+                continue
+            text = repr(obj.spec)
+            if "'namedPort'" in text:
+                out.append(_f("anp-named-port", f"{obj.ref.located()}: namedPort: Calico v3.30-v3.31 converts it "
+                              "with no port, so the rule matches every port and protocol there", [str(obj.ref)],
+                              ALERT_HINTS["anp-named-port"]))
+            if "'nodes'" in text or "'domainNames'" in text:
+                out.append(_f("admin-peer-unsupported", f"{obj.ref.located()}: a nodes or domainNames peer: Calico "
+                              "does not convert it, so the rule fails closed there (Allow matches nothing, Deny or "
+                              "Pass denies all)", [str(obj.ref)], ALERT_HINTS["admin-peer-unsupported"]))
+    staged = [str(p.ref) for p in analysis.state.policies if p.kind.startswith("Staged")]
+    if staged and not analysis.options.promote_staged:
+        out.append(_f("staged-policy", f"{len(staged)} staged policy(ies) are not enforced: {', '.join(staged[:5])}",
+                      staged, "preview them with --promote-staged; promote them in Calico to enforce them"))
+    return out
+
+
 def check_host_network(analysis) -> list[Finding]:
     pods = sorted(p.id for p in analysis.state.pods if p.host_network)
     if not pods:
@@ -297,7 +354,7 @@ def check_services(analysis) -> list[Finding]:
 
 CHECKS: tuple[Callable, ...] = (check_unknown, check_isolation, check_dead_selectors, check_named_ports,
                                 check_rules_ignored, check_ipblocks, check_allow_from_anywhere, check_rule_shadowing,
-                                check_services, check_host_network)
+                                check_services, check_host_network, check_policy_api_support)
 
 
 def run_checks(analysis) -> list[Finding]:

@@ -143,7 +143,9 @@ def test_dns_unknown_when_a_policy_cannot_be_read():
 
 def test_every_catalogue_code_is_tested():
     tested = set(CASES) | {"unknown-verdicts", "dns-blocked", "dns-tcp-blocked", "dns-partial", "dns-unknown",
-                           "dns-no-backends", "dns-service-missing"}
+                           "dns-no-backends", "dns-service-missing", "admin-policy-ignored", "admin-policy-portability",
+                           "anp-named-port", "admin-peer-unsupported", "calico-types-empty", "long-service-account",
+                           "staged-policy", "unmodelled"}
     assert set(CATALOGUE) <= tested
 
 
@@ -190,3 +192,56 @@ def test_check_on_the_demo_reports_the_dns_gap():
     assert result.exit_code == 1
     assert "shop-data/StatefulSet/postgres cannot reach the CoreDNS pods" in result.output
     assert textwrap.dedent("fix: allow egress to namespace kube-system").strip() in result.output
+
+
+ANP_NAMED = {"apiVersion": "policy.networking.k8s.io/v1alpha1", "kind": "AdminNetworkPolicy",
+             "metadata": {"name": "named"},
+             "spec": {"priority": 5, "subject": {"namespaces": {}},
+                      "ingress": [{"action": "Allow", "from": [{"namespaces": {}}],
+                                   "ports": [{"namedPort": "http"}]}]}}
+ANP_NODES = {"apiVersion": "policy.networking.k8s.io/v1alpha1", "kind": "AdminNetworkPolicy",
+             "metadata": {"name": "nodes"},
+             "spec": {"priority": 6, "subject": {"namespaces": {}},
+                      "egress": [{"action": "Deny", "to": [{"nodes": {}}]}]}}
+
+
+def codes_with(objects, calico_version=None):
+    from auditor.analysis import AnalyzeOptions
+    state = build_state([(o, "t.yaml:1") for o in objects])
+    return {f.code for f in run_checks(analyze(state, AnalyzeOptions(calico_version=calico_version)))}
+
+
+def test_calico_version_differences_are_findings_either_way():
+    # No version: the portability findings. Calico 3.31: what that version really does. Calico 3.32: ignored.
+    unknown_version = codes_with(BASE + [ANP_NAMED, ANP_NODES])
+    assert {"admin-policy-portability", "anp-named-port", "admin-peer-unsupported"} <= unknown_version
+    v331 = codes_with(BASE + [ANP_NAMED, ANP_NODES], "3.31")
+    assert {"anp-named-port", "admin-peer-unsupported"} <= v331 and "admin-policy-portability" not in v331
+    v332 = codes_with(BASE + [ANP_NAMED], "3.32")
+    assert "admin-policy-ignored" in v332 and "anp-named-port" not in v332
+    assert not {"admin-policy-portability", "anp-named-port", "admin-peer-unsupported"} & codes_with(BASE)
+
+
+def test_staged_policies_and_raw_calico_types():
+    staged = {"apiVersion": "projectcalico.org/v3", "kind": "StagedNetworkPolicy",
+              "metadata": {"name": "s", "namespace": "x"}, "spec": {"selector": "all()", "ingress": [
+                  {"action": "Deny"}]}}
+    raw = {"apiVersion": "crd.projectcalico.org/v1", "kind": "NetworkPolicy",
+           "metadata": {"name": "r", "namespace": "x"}, "spec": {"selector": "all()", "ingress": [
+               {"action": "Allow"}]}}
+    assert "staged-policy" in codes(BASE + [staged]) and "staged-policy" not in codes(BASE)
+    assert "calico-types-empty" in codes(BASE + [raw])
+    typed = dict(raw, spec=dict(raw["spec"], types=["Ingress"]))
+    assert "calico-types-empty" not in codes(BASE + [typed])
+
+
+def test_long_service_account_and_unmodelled_fields():
+    long_sa = "s" * 63
+    policy = {"apiVersion": "projectcalico.org/v3", "kind": "NetworkPolicy",
+              "metadata": {"name": "p", "namespace": "x"},
+              "spec": {"selector": "all()", "ingress": [{"action": "Allow", "source": {
+                  "serviceAccounts": {"names": [long_sa]}}}]}}
+    assert "long-service-account" in codes(BASE + [policy])
+    http = {"apiVersion": "projectcalico.org/v3", "kind": "NetworkPolicy", "metadata": {"name": "h", "namespace": "x"},
+            "spec": {"selector": "all()", "ingress": [{"action": "Allow", "http": {"methods": ["GET"]}}]}}
+    assert "unmodelled" in codes(BASE + [http]) and "unmodelled" not in codes(BASE)
