@@ -63,7 +63,7 @@ def _say(text: str) -> None:
         sys.stderr.flush()
 
 
-def _load(manifests, snapshot, kubeconfig, context) -> ClusterState:
+def _load(manifests, snapshot, kubeconfig, context, namespaces: tuple[str, ...] = ()) -> ClusterState:
     from .sources.manifests import ManifestError
     _say("reading " + ("manifests" if manifests else "snapshot" if snapshot else "the cluster"))
     if manifests and snapshot:
@@ -81,7 +81,8 @@ def _load(manifests, snapshot, kubeconfig, context) -> ClusterState:
         else:
             from .sources.live import LiveSourceError, load_live
             try:
-                state = load_live(kubeconfig=kubeconfig, context=context, progress=_progress_enabled())
+                state = load_live(kubeconfig=kubeconfig, context=context, progress=_progress_enabled(),
+                                  namespaces=tuple(namespaces))
             except LiveSourceError as err:
                 raise InputError(str(err)) from None
     except ManifestError as err:
@@ -154,7 +155,7 @@ def matrix(manifests, snapshot, kubeconfig, context, namespaces, all_namespaces,
     A flow is allowed when the source's egress and the destination's ingress both allow it. Unknown cells
     ('?') depend on something netaudit could not read or parse; the warnings say what.
     """
-    state = _load(manifests, snapshot, kubeconfig, context)
+    state = _load(manifests, snapshot, kubeconfig, context, () if all_namespaces else namespaces)
     result = _analyze(state, promote_staged, calico_version)
     shown = () if all_namespaces else namespaces
     if level == "service":
@@ -206,7 +207,7 @@ def explain(source, destination, port_text, manifests, snapshot, kubeconfig, con
             raise click.BadParameter("a svc: destination names its port: drop --port", param_hint="--port")
         from .engine.services import ServiceNotFound, explain_service
         from .report.explain_text import render_service_json, render_service_text
-        state = _load(manifests, snapshot, kubeconfig, context)
+        state = _load(manifests, snapshot, kubeconfig, context, () if all_namespaces else namespaces)
         result = _analyze(state, promote_staged, calico_version)
         try:
             sexp = explain_service(result, source, destination)
@@ -221,7 +222,7 @@ def explain(source, destination, port_text, manifests, snapshot, kubeconfig, con
         protocol, port = parse_port_text(port_text)
     except ValueError as err:
         raise click.BadParameter(str(err), param_hint="--port") from None
-    state = _load(manifests, snapshot, kubeconfig, context)
+    state = _load(manifests, snapshot, kubeconfig, context, () if all_namespaces else namespaces)
     result = _analyze(state, promote_staged, calico_version)
     try:
         exp = explain_flow(result, source, destination, protocol, port)
@@ -244,7 +245,7 @@ def snapshot(manifests, snapshot, kubeconfig, context, namespaces, all_namespace
     or as the baseline for drift.
     """
     from .sources.snapshot import write_snapshot
-    state = _load(manifests, snapshot, kubeconfig, context)
+    state = _load(manifests, snapshot, kubeconfig, context, () if all_namespaces else namespaces)
     try:
         write_snapshot(state, output_path)
     except OSError as err:
@@ -273,7 +274,7 @@ def check(manifests, snapshot, kubeconfig, context, namespaces, all_namespaces, 
     """
     from .findings import SEVERITIES, run_checks
     from .report import findings as findings_report
-    state = _load(manifests, snapshot, kubeconfig, context)
+    state = _load(manifests, snapshot, kubeconfig, context, () if all_namespaces else namespaces)
     result = _analyze(state, promote_staged, calico_version)
     findings = run_checks(result)
     if namespaces and not all_namespaces:
@@ -319,7 +320,7 @@ def dns(manifests, snapshot, kubeconfig, context, namespaces, all_namespaces, pr
     if dns_service.count("/") != 1:
         raise click.BadParameter("expected NAMESPACE/NAME, e.g. kube-system/kube-dns", param_hint="--dns-service")
     service = tuple(dns_service.split("/"))
-    state = _load(manifests, snapshot, kubeconfig, context)
+    state = _load(manifests, snapshot, kubeconfig, context, () if all_namespaces else namespaces)
     result = _analyze(state, promote_staged, calico_version)
     settings, alerts = dns_settings(state)
     records = [] if no_records else dns_records(state, settings)
@@ -369,7 +370,7 @@ def diff(inputs, manifests, snapshot, kubeconfig, context, namespaces, all_names
             raise InputError("diff takes two states: OLD NEW (snapshot files or manifest folders)")
         old_state, new_state = (_load_one(i) for i in inputs)
     elif with_paths or without:
-        old_state = _load(manifests, snapshot, kubeconfig, context)
+        old_state = _load(manifests, snapshot, kubeconfig, context, () if all_namespaces else namespaces)
         try:
             new_state = apply_overlay(old_state, list(with_paths), list(without))
         except OverlayError as err:

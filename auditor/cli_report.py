@@ -62,7 +62,7 @@ def report(manifests, snapshot, kubeconfig, context, namespaces, all_namespaces,
     """
     from .findings import run_checks
     from .report.bundle import build_bundle
-    state = _load(manifests, snapshot, kubeconfig, context)
+    state = _load(manifests, snapshot, kubeconfig, context, () if all_namespaces else namespaces)
     result = _analyze(state, promote_staged, calico_version)
     shown = () if all_namespaces else tuple(namespaces)
     findings = run_checks(result)

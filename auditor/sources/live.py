@@ -45,6 +45,10 @@ class Resource:
         prefix = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
         return f"{prefix}/{self.plural}"
 
+    def path_in(self, namespace: str) -> str:
+        prefix = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        return f"{prefix}/namespaces/{namespace}/{self.plural}"
+
     @property
     def name(self) -> str:
         return f"{self.plural}.{self.group}" if self.group else self.plural
@@ -214,8 +218,10 @@ class Reader:
             raise LiveSourceError(f"GET {path} failed: {status} {reason}: {message}")
         raise AssertionError("unreachable")
 
-    def list(self, resource: Resource) -> Iterator[dict]:
-        """Every object of a resource, page by page; restarts once if the continue token expires."""
+    def list(self, resource: Resource, namespace: str | None = None) -> Iterator[dict]:
+        """Every object of a resource (in one namespace, if given), page by page; restarts if the continue token
+        expires."""
+        path = resource.path_in(namespace) if namespace else resource.path
         for restart in range(3):
             token = None
             items: list[dict] = []
@@ -224,7 +230,7 @@ class Reader:
                     query = [("limit", str(self.page_size))]
                     if token:
                         query.append(("continue", token))
-                    body = self.get(resource.path, query)
+                    body = self.get(path, query)
                     for item in body.get("items") or []:
                         item.setdefault("apiVersion", resource.api_version)
                         item.setdefault("kind", resource.kind)
@@ -242,7 +248,10 @@ class Reader:
 
 
 def load_live(*, kubeconfig: str | None = None, context: str | None = None, progress: bool = False,
-              coredns: tuple[str, str] = CORE_DNS_CONFIGMAP, client=None, page_size: int = PAGE_SIZE) -> ClusterState:
+              coredns: tuple[str, str] = CORE_DNS_CONFIGMAP, client=None, page_size: int = PAGE_SIZE,
+              namespaces: tuple[str, ...] = ()) -> ClusterState:
+    """Read the cluster. `namespaces` are the ones the user asked to see (-n): when a cluster-wide list is
+    forbidden (a namespace-scoped user), those namespaces are listed one by one instead, as kubectl -n would."""
     client = client or api_client(kubeconfig, context)
     report = _progress_printer() if progress else None
     reader = Reader(client, page_size=page_size, progress=report)
@@ -273,6 +282,17 @@ def load_live(*, kubeconfig: str | None = None, context: str | None = None, prog
                 alerts.append(Alert("resource-missing", f"the API server does not serve {resource.name}: the "
                                     "verdicts that depend on it are unknown", resource.name))
         except Forbidden as err:
+            if resource.namespaced and namespaces:
+                read, denied = _list_per_namespace(reader, resource, namespaces, docs)
+                for ns in denied:
+                    unreadable.append(Unreadable(resource.name, ns, "forbidden"))
+                    alerts.append(Alert("forbidden", f"cannot list {resource.name} in namespace {ns} (403): the "
+                                        "verdicts that depend on it are unknown", f"{resource.name} {ns}"))
+                if read:
+                    alerts.append(Alert("partial-read", f"{resource.name}: listing across namespaces is forbidden; "
+                                        f"read only {', '.join(read)}: other namespaces' objects are not shown",
+                                        resource.name))
+                continue
             unreadable.append(Unreadable(resource.name, None, f"forbidden: {err}"))
             alerts.append(Alert("forbidden", f"cannot list {resource.name} (403 Forbidden): grant "
                                 f"`list` on {resource.name} (see deploy/rbac.yaml); the verdicts that depend on it "
@@ -304,6 +324,20 @@ def load_live(*, kubeconfig: str | None = None, context: str | None = None, prog
     state.calico_version = calico_version
     state.origin = f"live: {host}" + (f" (context {context})" if context else "")
     return state
+
+
+def _list_per_namespace(reader: Reader, resource: Resource, namespaces, docs: list) -> tuple[list[str], list[str]]:
+    read, denied = [], []
+    for ns in namespaces:
+        try:
+            for item in reader.list(resource, ns):
+                docs.append((item, f"live:{resource.name}"))
+            read.append(ns)
+        except Forbidden:
+            denied.append(ns)
+        except NotFound:
+            read.append(ns)  # a namespace that does not exist: nothing to read
+    return read, denied
 
 
 def _progress_printer() -> Callable[[str], None]:

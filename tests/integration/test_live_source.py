@@ -270,3 +270,39 @@ def test_pagination_reads_every_page(apiserver):
     pod_pages = [q for path, q in calls if path == "/api/v1/pods"]
     assert len(pod_pages) >= 5 and all(q["limit"] == "5" for q in pod_pages)
     assert sum(1 for q in pod_pages if "continue" in q) == len(pod_pages) - 1
+
+
+def test_namespace_scoped_user_reads_its_namespace_with_dash_n(fresh_cluster):
+    # A user who may list only in lx (a Role, no ClusterRole): `matrix -n lx` lists lx namespace by namespace,
+    # says what it could not read, and still shows lx's pods; cluster-scoped policy kinds it cannot read make
+    # the verdicts unknown rather than allowed.
+    server, _ = fresh_cluster
+    create(server, {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+                    "metadata": {"name": "scoped-reader", "namespace": "lx"},
+                    "rules": [{"apiGroups": ["", "apps", "batch", "discovery.k8s.io", "networking.k8s.io"],
+                               "resources": ["pods", "services", "serviceaccounts", "replicasets", "jobs",
+                                             "endpointslices", "networkpolicies"], "verbs": ["list"]}]})
+    create(server, {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                    "metadata": {"name": "scoped-reader", "namespace": "lx"},
+                    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "scoped-reader"},
+                    "subjects": [{"kind": "ServiceAccount", "name": "scoped", "namespace": "lx"}]})
+    kubeconfig = server.service_account_kubeconfig("lx", "scoped")
+
+    def scoped_run():
+        result = CliRunner().invoke(main, ["matrix", "--kubeconfig", str(kubeconfig), "-n", "lx", "-o", "json"])
+        if result.exit_code != 0:
+            return None
+        doc = json.loads(result.stdout)
+        return (result, doc) if {"lx/db-0", "lx/web-7d77fb55cc-x2x9q"} <= {e["id"] for e in doc["endpoints"]} \
+            else None
+    found = []
+    assert _wait_for(lambda: found.append(scoped_run()) or found[-1] is not None)
+    result, doc = found[-1]
+    assert "Traceback" not in result.output
+    codes = {w["code"] for w in doc["warnings"]}
+    assert "partial-read" in codes and "forbidden" in codes
+    assert not any(e["id"].startswith("ly/") for e in doc["endpoints"])
+    conns = {(c["from"], c["to"]): c for c in doc["connections"]}
+    # The Calico tier and the AdminNetworkPolicies could not be read: web -> db is unknown, not silently allowed.
+    web_db = conns[("lx/web-7d77fb55cc-x2x9q", "lx/db-0")]
+    assert web_db["unknown"] and web_db["allowed"] == []
