@@ -24,7 +24,7 @@ from .calico import (
     translate_tier,
 )
 from .ir import ANY, DEFAULT_TIER, Action, AllOf, PodSelection, Policy, PolicySet, Rule, Tier, UnknownEndpoint
-from .kubernetes import translate_network_policy
+from .kubernetes import Translation, translate_network_policy
 
 ADMIN_KINDS = ("AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "ClusterNetworkPolicy")
 UNMODELLED_CALICO = ("HostEndpoint", "Profile")
@@ -46,54 +46,73 @@ def translate(state: ClusterState, options: TranslateOptions = TranslateOptions(
 
     network_sets = []
     for obj in state.policies:
-        if is_calico(obj) and obj.kind in ("NetworkSet", "GlobalNetworkSet"):
-            info, found, nets = translate_network_set(obj)
-            alerts.extend(found)
-            network_sets.append(info)
-            policies.networks |= nets
-            policies.uses_ipv6 = policies.uses_ipv6 or any(n.version == 6 for n in nets)
-        elif is_calico(obj) and obj.kind == "Tier":
-            tier, found = translate_tier(obj)
-            alerts.extend(found)
-            policies.tiers[tier.name] = tier
+        try:
+            if is_calico(obj) and obj.kind in ("NetworkSet", "GlobalNetworkSet"):
+                info, found, nets = translate_network_set(obj)
+                alerts.extend(found)
+                network_sets.append(info)
+                policies.networks |= nets
+                policies.uses_ipv6 = policies.uses_ipv6 or any(n.version == 6 for n in nets)
+            elif is_calico(obj) and obj.kind == "Tier":
+                tier, found = translate_tier(obj)
+                alerts.extend(found)
+                policies.tiers[tier.name] = tier
+        except (AttributeError, TypeError, ValueError, KeyError) as err:
+            alerts.append(Alert("invalid-object", f"{obj.ref.located()}: could not be read ({type(err).__name__}: "
+                                f"{err}); skipped: rules that select it by its labels cannot see its addresses",
+                                str(obj.ref), "error"))
     ctx = CalicoContext(tuple(network_sets), {name: dict(ns.labels) for name, ns in state.namespaces.items()})
 
     enforced: list[Policy] = []
     staged: list[tuple[PolicyObject, Policy | None]] = []
-    hosts_reported = False
-    for obj in state.policies:
-        result = None
+    hosts_reported = [False]
+
+    def dispatch(obj: PolicyObject):
+        """The translation of one policy object, or None when it needs none (sets, tiers, host endpoints)."""
         if obj.kind == "NetworkPolicy" and obj.api_version == "networking.k8s.io/v1":
-            result = translate_network_policy(obj)
-        elif obj.kind in ADMIN_KINDS and obj.group == "policy.networking.k8s.io":
+            return translate_network_policy(obj)
+        if obj.kind in ADMIN_KINDS and obj.group == "policy.networking.k8s.io":
             result = translate_admin_policy(obj, calico_version)
             if result.policy is not None:
                 tier = next(t for t in ADMIN_TIERS if t.name == result.policy.tier)
                 policies.tiers.setdefault(tier.name, tier)
-        elif is_calico(obj) and obj.kind in ("NetworkSet", "GlobalNetworkSet", "Tier"):
-            continue
-        elif is_calico(obj) and obj.kind == "StagedKubernetesNetworkPolicy":
-            result = translate_staged_kubernetes(obj)
-        elif is_calico(obj) and obj.kind in ("NetworkPolicy", "GlobalNetworkPolicy", "StagedNetworkPolicy",
-                                             "StagedGlobalNetworkPolicy"):
+            return result
+        if is_calico(obj) and obj.kind in ("NetworkSet", "GlobalNetworkSet", "Tier"):
+            return None
+        if is_calico(obj) and obj.kind == "StagedKubernetesNetworkPolicy":
+            return translate_staged_kubernetes(obj)
+        if is_calico(obj) and obj.kind in ("NetworkPolicy", "GlobalNetworkPolicy", "StagedNetworkPolicy",
+                                           "StagedGlobalNetworkPolicy"):
             result = translate_calico_policy(obj, ctx)
             if result.policy is not None and result.policy.tier not in policies.tiers:
                 alerts.append(Alert("unknown-tier", f"{obj.ref.located()}: tier {result.policy.tier!r} is not "
                                     "defined (Calico refuses such a policy); it is evaluated in a tier that sorts "
                                     "last with default Deny", str(obj.ref)))
                 policies.tiers[result.policy.tier] = Tier(result.policy.tier, None, Action.DENY)
-        elif is_calico(obj) and obj.kind in UNMODELLED_CALICO:
-            if not hosts_reported:
+            return result
+        if is_calico(obj) and obj.kind in UNMODELLED_CALICO:
+            if not hosts_reported[0]:
                 alerts.append(Alert("host-endpoints-unmodelled", f"{obj.ref.located()}: {obj.kind} objects are read "
                                     "but not modelled: traffic to and from nodes' host interfaces is not judged",
                                     str(obj.ref)))
-                hosts_reported = True
-            continue
-        else:
-            reason = f"{obj.kind} ({obj.api_version}) is not modelled"
-            alerts.append(Alert("unsupported-policy", f"{obj.ref.located()}: {reason}: the verdicts it could change "
-                                "are reported as unknown", str(obj.ref)))
-            enforced.append(_unknown_scope_policy(obj.ref, obj.namespace, reason))
+                hosts_reported[0] = True
+            return None
+        reason = f"{obj.kind} ({obj.api_version}) is not modelled"
+        alerts.append(Alert("unsupported-policy", f"{obj.ref.located()}: {reason}: the verdicts it could change "
+                            "are reported as unknown", str(obj.ref)))
+        return Translation(_unknown_scope_policy(obj.ref, obj.namespace, reason))
+
+    for obj in state.policies:
+        try:
+            result = dispatch(obj)
+        except (AttributeError, TypeError, ValueError, KeyError) as err:
+            # A field of a type the API server would have refused, deep in the spec: the policy cannot be read,
+            # so everything it could change is unknown (never silently allowed or denied).
+            text = f"could not be read ({type(err).__name__}: {err})"
+            alerts.append(Alert("invalid-object", f"{obj.ref.located()}: {text}; the verdicts it could change are "
+                                "unknown", str(obj.ref), "error"))
+            result = Translation(_unknown_scope_policy(obj.ref, obj.namespace, f"{obj.ref}: {text}"))
+        if result is None:
             continue
         alerts.extend(result.alerts)
         policies.networks |= result.networks

@@ -11,6 +11,7 @@ what it cannot read into `unknown` verdicts, which is safer than dropping a poli
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -272,10 +273,25 @@ def build_state(docs: list, *, coredns: tuple[str, str] = CORE_DNS_CONFIGMAP,
         if not isinstance(kind, str) or not kind:
             alerts.append(Alert("missing-kind", f"{where}: object has no kind; skipped", where, "error"))
             continue
-        if not isinstance(meta, Mapping):
-            meta = {}
+        if not isinstance(api_version, str):
+            alerts.append(Alert("invalid-field", f"{where}: {kind}: apiVersion {api_version!r} is not a string; "
+                                "skipped", where, "error"))
+            continue
+        if meta is not None and not isinstance(meta, Mapping):
+            alerts.append(Alert("invalid-field", f"{where}: {kind}: metadata must be an object; skipped", where,
+                                "error"))
+            continue
+        meta = meta or {}
         name = meta.get("name")
         namespace = meta.get("namespace") or None
+        if namespace is not None and not isinstance(namespace, str):
+            alerts.append(Alert("invalid-field", f"{where}: {kind} {name}: metadata.namespace {namespace!r} is not a "
+                                "string; skipped", where, "error"))
+            continue
+        problem = _bad_meta(meta)
+        if problem:
+            alerts.append(Alert("invalid-field", f"{where}: {kind} {name}: {problem}; skipped", where, "error"))
+            continue
         ref = f"{kind} {namespace + '/' if namespace else ''}{name}"
         if not isinstance(name, str) or not name:
             if kind in POLICY_KINDS.get(_group(api_version), ()):
@@ -326,6 +342,10 @@ def build_state(docs: list, *, coredns: tuple[str, str] = CORE_DNS_CONFIGMAP,
                                     "by netaudit; skipped", ref))
         except _Invalid as err:
             alerts.append(Alert("invalid-field", f"{where}: {ref}: {err}; object skipped", ref, "error"))
+        except (AttributeError, TypeError, ValueError, KeyError) as err:
+            # A field of an unexpected type deep in the object: say which object, keep the run going.
+            alerts.append(Alert("invalid-object", f"{where}: {ref}: could not be read ({type(err).__name__}: "
+                                f"{err}); object skipped", ref, "error"))
 
     # Real pods first: they tell which workloads already have pods and need no representative.
     workload_objects = {(o.get("metadata", {}).get("namespace") or default_namespace, o["kind"],
@@ -334,7 +354,7 @@ def build_state(docs: list, *, coredns: tuple[str, str] = CORE_DNS_CONFIGMAP,
     for obj, where in pods_raw:
         try:
             pod = _pod_from_manifest(obj, where, default_namespace, owners, workload_objects, alerts)
-        except _Invalid as err:
+        except (_Invalid, AttributeError, TypeError, ValueError, KeyError) as err:
             name = (obj.get("metadata") or {}).get("name")
             alerts.append(Alert("invalid-field", f"{where}: Pod {name}: {err}; pod skipped (it is missing from "
                                 "the matrix)", f"Pod {name}", "error"))
@@ -359,7 +379,7 @@ def build_state(docs: list, *, coredns: tuple[str, str] = CORE_DNS_CONFIGMAP,
             continue  # e.g. a ReplicaSet of a Deployment that is in the input: the Deployment stands for it
         try:
             state.pods.append(_representative_pod(obj, where, ns, alerts))
-        except _Invalid as err:
+        except (_Invalid, AttributeError, TypeError, ValueError, KeyError) as err:
             alerts.append(Alert("invalid-field", f"{where}: {obj['kind']} {ns}/{meta['name']}: {err}; workload "
                                 "skipped (it is missing from the matrix)", f"{obj['kind']} {ns}/{meta['name']}",
                                 "error"))
@@ -387,12 +407,40 @@ def build_state(docs: list, *, coredns: tuple[str, str] = CORE_DNS_CONFIGMAP,
 
 
 def _mentions_cidrs(policy: PolicyObject) -> bool:
-    text = json.dumps(policy.spec, default=str) if isinstance(policy.spec, Mapping) else ""
-    return '"ipBlock"' in text or '"nets"' in text or '"notNets"' in text or '"networks"' in text
+    """Whether a policy has address rules anywhere (a walk that survives YAML's recursive anchors)."""
+    keys = {"ipBlock", "nets", "notNets", "networks"}
+    todo, seen = [policy.spec], set()
+    while todo:
+        node = todo.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, Mapping):
+            if keys & set(k for k in node if isinstance(k, str)):
+                return True
+            todo.extend(node.values())
+        elif isinstance(node, list):
+            todo.extend(node)
+    return False
 
 
 class _Invalid(ValueError):
     pass
+
+
+def _bad_meta(meta: Mapping) -> str | None:
+    """Type checks of the metadata fields every later step reads, so they can trust them."""
+    name = meta.get("name")
+    if name is not None and not isinstance(name, str):
+        return f"metadata.name {name!r} is not a string"
+    for field_name in ("labels", "annotations"):
+        value = meta.get(field_name)
+        if value is not None and not isinstance(value, Mapping):
+            return f"metadata.{field_name} must be a map of strings"
+    owners = meta.get("ownerReferences")
+    if owners is not None and not (isinstance(owners, list) and all(isinstance(o, Mapping) for o in owners)):
+        return "metadata.ownerReferences must be a list of objects"
+    return None
 
 
 def _group(api_version: str) -> str:
@@ -461,6 +509,12 @@ def _container_ports(spec: Mapping, where: str) -> tuple[ContainerPort, ...]:
 def _pod_spec_fields(spec: Mapping, where: str) -> dict:
     if not isinstance(spec, Mapping):
         raise _Invalid("spec must be an object")
+    for field_name in ("serviceAccountName", "serviceAccount", "nodeName", "hostname", "subdomain", "dnsPolicy"):
+        value = spec.get(field_name)
+        if value is not None and not isinstance(value, str):
+            raise _Invalid(f"spec.{field_name}: {value!r} must be a string")
+    if spec.get("hostNetwork") is not None and not isinstance(spec.get("hostNetwork"), bool):
+        raise _Invalid(f"spec.hostNetwork: {spec.get('hostNetwork')!r} must be true or false")
     return dict(
         service_account=spec.get("serviceAccountName") or spec.get("serviceAccount") or "default",
         host_network=bool(spec.get("hostNetwork")),
@@ -472,13 +526,25 @@ def _pod_spec_fields(spec: Mapping, where: str) -> dict:
     )
 
 
+def _ip_text(value: object, field_path: str) -> str:
+    try:
+        return str(ipaddress.ip_address(str(value).strip()))
+    except ValueError:
+        raise _Invalid(f"{field_path}: {value!r} is not an IP address") from None
+
+
 def _pod_ips(status: Mapping) -> tuple[str, ...]:
     ips = []
-    for entry in status.get("podIPs") or []:
+    entries = status.get("podIPs") or []
+    if not isinstance(entries, list):
+        raise _Invalid("status.podIPs must be a list of {ip: ...}")
+    for i, entry in enumerate(entries):
         if isinstance(entry, Mapping) and entry.get("ip"):
-            ips.append(str(entry["ip"]))
-    if status.get("podIP") and str(status["podIP"]) not in ips:
-        ips.insert(0, str(status["podIP"]))
+            ips.append(_ip_text(entry["ip"], f"status.podIPs[{i}].ip"))
+    if status.get("podIP"):
+        first = _ip_text(status["podIP"], "status.podIP")
+        if first not in ips:
+            ips.insert(0, first)
     return tuple(ips)
 
 
@@ -564,9 +630,22 @@ def _service(obj: Mapping, where: str, default_namespace: str) -> Service:
         target = port.get("targetPort", number)
         if isinstance(target, str) and target.isdigit():
             target = int(target)
-        ports.append(ServicePort(number, port.get("protocol") or "TCP", port.get("name"), target,
-                                 port.get("nodePort")))
-    cluster_ips = tuple(spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else []))
+        if isinstance(target, bool) or not isinstance(target, (int, str)):
+            raise _Invalid(f"spec.ports[{i}].targetPort: {target!r} is not a port number or name")
+        protocol = port.get("protocol") or "TCP"
+        if protocol not in ("TCP", "UDP", "SCTP"):
+            raise _Invalid(f"spec.ports[{i}].protocol: {protocol!r} is not TCP, UDP or SCTP")
+        name = port.get("name")
+        if name is not None and not isinstance(name, str):
+            raise _Invalid(f"spec.ports[{i}].name: {name!r} must be a string")
+        node_port = port.get("nodePort")
+        if node_port is not None and (isinstance(node_port, bool) or not isinstance(node_port, int)):
+            raise _Invalid(f"spec.ports[{i}].nodePort: {node_port!r} must be a number")
+        ports.append(ServicePort(number, protocol, name, target, node_port))
+    cluster_ips = spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else [])
+    if not isinstance(cluster_ips, list):
+        raise _Invalid("spec.clusterIPs must be a list")
+    cluster_ips = tuple(ip if ip == "None" else _ip_text(ip, "spec.clusterIP") for ip in cluster_ips)
     selector = spec.get("selector")
     return Service(
         namespace=meta.get("namespace") or default_namespace, name=meta["name"], type=spec.get("type") or "ClusterIP",
@@ -596,8 +675,12 @@ def _endpoint_slice(obj: Mapping, where: str, default_namespace: str) -> Endpoin
             target_pod=target_pod))
     ports = []
     for port in obj.get("ports") or []:
-        if isinstance(port, Mapping) and isinstance(port.get("port"), int):
-            ports.append(ServicePort(port["port"], port.get("protocol") or "TCP", port.get("name") or None))
+        if isinstance(port, Mapping) and isinstance(port.get("port"), int) and not isinstance(port["port"], bool):
+            protocol = port.get("protocol") or "TCP"
+            name = port.get("name") or None
+            if protocol not in ("TCP", "UDP", "SCTP") or (name is not None and not isinstance(name, str)):
+                raise _Invalid(f"ports: {port!r} has an invalid protocol or name")
+            ports.append(ServicePort(port["port"], protocol, name))
     labels = meta.get("labels") or {}
     return EndpointSlice(namespace=meta.get("namespace") or default_namespace, name=meta["name"],
                          service=labels.get("kubernetes.io/service-name"),
