@@ -386,6 +386,18 @@ def machine() -> str:
            f"Python {platform.python_version()}"
 
 
+def netaudit_revision() -> str:
+    """The commit netaudit ran from, and whether auditor/ had uncommitted changes then."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "auditor"], cwd=REPO, capture_output=True,
+                               text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{head}{' + uncommitted changes in auditor/' if dirty else ''}" if head else "unknown"
+
+
 def peer_versions() -> dict[str, str]:
     out = {}
     for peer in P.PEERS:
@@ -403,7 +415,8 @@ def _ratio(peer: Run, ours: Run) -> str:
 
 def render(results: dict) -> str:
     lines = [f"# netaudit benchmark, {results['date']}", "", f"Machine: {results['machine']}", "",
-             "Peers: " + ", ".join(f"{k} {v}" for k, v in results["versions"].items()), "",
+             f"netaudit: {results['revision']}. Peers: " +
+             ", ".join(f"{k} {v}" for k, v in results["versions"].items()), "",
              "## End to end (time / peak RSS of the process)", "",
              "Inputs: `tools/gen_cluster.py` (seed 1), Kubernetes NetworkPolicies only. netaudit: "
              "`netaudit matrix -f DIR --level workload -o json > /dev/null`; NCA: "
@@ -509,7 +522,7 @@ def main(argv=None) -> int:
     if not os.access(P.NETAUDIT_BIN, os.X_OK):
         parser.error(f"{P.NETAUDIT_BIN} is missing: run `make install` first")
     results: dict = {"date": datetime.date.today().isoformat(), "machine": machine(), "versions": peer_versions(),
-                     "sizes": [], "notes": [], "floor_mb": launcher_floor()}
+                     "sizes": [], "notes": [], "floor_mb": launcher_floor(), "revision": netaudit_revision()}
     results["timeout"], results["peer_timeout"] = args.timeout, args.peer_timeout
     print(f"machine: {results['machine']}\npeers: {results['versions']}", flush=True)
     timed_out: set[str] = set()
