@@ -56,3 +56,4 @@ clean:
 -include mk/apiserver.mk
 -include mk/kind.mk
 -include mk/bench.mk
+-include mk/calico.mk

@@ -22,6 +22,13 @@ disabled so pods can be created without one).
 Only the standard library is needed to start and stop the server; apply_crds needs PyYAML and
 impersonated_client the kubernetes package (both project dependencies). Certificates are made with
 the `openssl` command.
+
+The local Calico node (tools/calico_node) runs the same pair inside a network namespace:
+`command_prefix` goes before every command line (`ip netns exec <ns>`), `connect` makes this object's own
+sockets (a function (host, port, timeout) -> connected socket, here one created inside that namespace),
+`workdir` keeps the files in a folder the caller owns, and `kubelet_client=True` lets the API server reach
+a kubelet (pod logs) with a client certificate, verifying the kubelet's serving certificate made by
+issue_serving_certificate().
 """
 
 from __future__ import annotations
@@ -41,7 +48,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -149,10 +156,19 @@ class LocalApiServer:
         *,
         startup_timeout: float | None = None,
         extra_apiserver_args: Sequence[str] = (),
+        workdir: str | os.PathLike[str] | None = None,
+        command_prefix: Sequence[str] = (),
+        connect: Callable[[str, int, float], socket.socket] | None = None,
+        kubelet_client: bool = False,
     ) -> None:
         self.bin_dir = Path(bin_dir) if bin_dir is not None else default_bin_dir()
         self.startup_timeout = float(startup_timeout or os.environ.get(TIMEOUT_ENV) or 120)
         self.extra_apiserver_args = list(extra_apiserver_args)
+        self.command_prefix = list(command_prefix)
+        self.kubelet_client = kubelet_client
+        self._connect = connect or (lambda host, port, timeout: socket.create_connection((host, port), timeout))
+        self._own_workdir = workdir is None
+        self._given_workdir = Path(workdir).absolute() if workdir is not None else None
         self.workdir: Path | None = None
         self.port: int | None = None
         self.etcd_url: str | None = None
@@ -195,8 +211,12 @@ class LocalApiServer:
         if self._apiserver is not None:
             return self
         apiserver_bin, etcd_bin = find_binaries(self.bin_dir)
-        _remove_stale_workdirs()
-        self.workdir = Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX))
+        if self._own_workdir:
+            _remove_stale_workdirs()
+            self.workdir = Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX))
+        else:
+            self.workdir = self._given_workdir
+            self.workdir.mkdir(parents=True, exist_ok=True)
         (self.workdir / "owner.pid").write_text(str(os.getpid()))
         atexit.register(self.stop)
         try:
@@ -227,7 +247,13 @@ class LocalApiServer:
             self._stop_processes()
         finally:
             if self.workdir is not None:
-                shutil.rmtree(self.workdir, ignore_errors=True)
+                if self._own_workdir:
+                    shutil.rmtree(self.workdir, ignore_errors=True)
+                else:  # the caller's folder: remove only what start() made in it
+                    for name in ("pki", "etcd-data"):
+                        shutil.rmtree(self.workdir / name, ignore_errors=True)
+                    for name in ("owner.pid", "kubeconfig", "etcd.log", "kube-apiserver.log"):
+                        (self.workdir / name).unlink(missing_ok=True)
                 self.workdir = None
             self.port = None
             atexit.unregister(self.stop)
@@ -245,12 +271,37 @@ class LocalApiServer:
             f"--- etcd log (last {lines} lines) ---\n{_tail(self._etcd_log, lines)}"
         )
 
+    @property
+    def pids(self) -> dict[str, int]:
+        """The running processes: {"kube-apiserver": pid, "etcd": pid}."""
+        return {name: proc.pid for name, proc in (("kube-apiserver", self._apiserver), ("etcd", self._etcd))
+                if proc is not None and proc.poll() is None}
+
+    def issue_serving_certificate(self, name: str, ips: Sequence[str] = (), dns: Sequence[str] = ()
+                                  ) -> tuple[str, str]:
+        """A serving certificate signed by the server CA (the one ca_file names, which the API server also
+        trusts for kubelets when kubelet_client=True): returns (certificate path, key path) in the pki folder."""
+        sans = ",".join([f"IP:{ip}" for ip in ips] + [f"DNS:{d}" for d in dns]) or "DNS:localhost"
+        ext = f"serving-{name}"
+        with open(self._path("pki", "openssl.cnf"), "a") as cnf:
+            cnf.write(f"[{ext}]\nbasicConstraints = critical,CA:FALSE\n"
+                      "keyUsage = critical,digitalSignature,keyEncipherment\nextendedKeyUsage = serverAuth\n"
+                      "subjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid:always\n"
+                      f"subjectAltName = {sans}\n")
+        self._issue(name, "server-ca", f"/CN={name}", ext)
+        return str(self._path("pki", f"{name}.crt")), str(self._path("pki", f"{name}.key"))
+
+    @property
+    def client_ca_file(self) -> str:
+        """The CA of client certificates (the admin's, and the API server's kubelet client certificate)."""
+        return str(self._path("pki", "client-ca.crt"))
+
     def request(self, method: str, path: str, body: Any = None, *, content_type: str = "application/json",
                 timeout: float = 30.0) -> tuple[int, Any]:
         """One HTTPS request as the admin. Returns (status, decoded JSON body or text)."""
         if self.port is None or self._ssl is None:
             raise ApiServerError("LocalApiServer is not started")
-        conn = http.client.HTTPSConnection("127.0.0.1", self.port, context=self._ssl, timeout=timeout)
+        conn = _Connection("127.0.0.1", self.port, context=self._ssl, timeout=timeout, connect=self._connect)
         try:
             headers = {"Accept": "application/json"}
             data = None
@@ -408,13 +459,23 @@ class LocalApiServer:
         for ca, cn in (("server-ca", "netaudit-test-server-ca"), ("client-ca", "netaudit-test-client-ca")):
             self._openssl("req", "-x509", "-new", "-config", "openssl.cnf", "-extensions", "ca", "-key", f"{ca}.key",
                           "-subj", f"/CN={cn}", "-days", "3650", "-sha256", "-out", f"{ca}.crt")
-        for name, ca, subj, ext in (("server", "server-ca", "/CN=kube-apiserver", "server"),
-                                    ("admin", "client-ca", f"/O=system:masters/CN={ADMIN_USER}", "client")):
-            self._openssl("req", "-new", "-config", "openssl.cnf", "-key", f"{name}.key", "-subj", subj,
-                          "-out", f"{name}.csr")
-            self._openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.crt", "-CAkey", f"{ca}.key",
-                          "-set_serial", str(int.from_bytes(os.urandom(8), "big")), "-days", "3650", "-sha256",
-                          "-extfile", "openssl.cnf", "-extensions", ext, "-out", f"{name}.crt")
+        certs = [("server", "server-ca", "/CN=kube-apiserver", "server"),
+                 ("admin", "client-ca", f"/O=system:masters/CN={ADMIN_USER}", "client")]
+        if self.kubelet_client:
+            certs.append(("kubelet-client", "client-ca", "/O=system:masters/CN=kube-apiserver-kubelet-client",
+                          "client"))
+        for name, ca, subj, ext in certs:
+            self._issue(name, ca, subj, ext)
+
+    def _issue(self, name: str, ca: str, subj: str, ext: str) -> None:
+        """<name>.crt for <name>.key (made here if missing), signed by <ca>, with extensions section `ext`."""
+        if not self._path("pki", f"{name}.key").exists():
+            self._openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", f"{name}.key")
+        self._openssl("req", "-new", "-config", "openssl.cnf", "-key", f"{name}.key", "-subj", subj,
+                      "-out", f"{name}.csr")
+        self._openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.crt", "-CAkey", f"{ca}.key",
+                      "-set_serial", str(int.from_bytes(os.urandom(8), "big")), "-days", "3650", "-sha256",
+                      "-extfile", "openssl.cnf", "-extensions", ext, "-out", f"{name}.crt")
 
     def _admin_ssl_context(self) -> ssl.SSLContext:
         ctx = ssl.create_default_context(cafile=str(self._path("pki", "server-ca.crt")))
@@ -445,7 +506,7 @@ class LocalApiServer:
     def _spawn(self, argv: list[str], log: Path) -> subprocess.Popen[bytes]:
         with open(log, "ab") as out:
             return subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=self.workdir,
+                [*self.command_prefix, *argv], stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=self.workdir,
                 start_new_session=True,  # a Ctrl-C in the terminal reaches pytest only; stop() ends the children
                 preexec_fn=_die_with_parent if threading.current_thread() is threading.main_thread() else None,
             )
@@ -474,7 +535,7 @@ class LocalApiServer:
         while True:
             self._check_alive(self._etcd, "etcd", self._etcd_log)
             try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                conn = _Connection("127.0.0.1", port, timeout=2, connect=self._connect, tls=False)
                 conn.request("GET", "/health")
                 resp = conn.getresponse()
                 body = resp.read()
@@ -511,6 +572,7 @@ class LocalApiServer:
             # 127.0.0.1 is not a valid Endpoints address: without this the apiserver logs an error every 10 s.
             "--endpoint-reconciler-type=none",
             "--profiling=false",
+            *self._kubelet_args(),
             *self.extra_apiserver_args,
         ]
         self._apiserver = self._spawn(argv, self._apiserver_log)
@@ -534,6 +596,15 @@ class LocalApiServer:
                     f"kube-apiserver not ready after {self.startup_timeout:.0f}s (last /readyz: {last})\n{self.logs()}")
             time.sleep(0.2)
 
+    def _kubelet_args(self) -> list[str]:
+        if not self.kubelet_client:
+            return []
+        pki = self._path("pki")
+        return [f"--kubelet-client-certificate={pki / 'kubelet-client.crt'}",
+                f"--kubelet-client-key={pki / 'kubelet-client.key'}",
+                f"--kubelet-certificate-authority={pki / 'server-ca.crt'}",
+                "--kubelet-preferred-address-types=InternalIP"]
+
     def _stop_processes(self) -> None:
         for attr in ("_apiserver", "_etcd"):  # the API server first, so it does not spin on a vanished etcd
             proc = getattr(self, attr)
@@ -547,3 +618,17 @@ class LocalApiServer:
                     proc.kill()
                     proc.wait(timeout=15)
             setattr(self, attr, None)
+
+
+class _Connection(http.client.HTTPSConnection):
+    """HTTP(S) to host:port over a socket made by `connect` (host, port, timeout) -> socket."""
+
+    def __init__(self, host: str, port: int, *, connect: Callable[[str, int, float], socket.socket],
+                 timeout: float, context: ssl.SSLContext | None = None, tls: bool = True) -> None:
+        super().__init__(host, port, timeout=timeout, context=context)
+        self._make_socket = connect
+        self._tls = tls
+
+    def connect(self) -> None:
+        sock = self._make_socket(self.host, self.port, self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host) if self._tls else sock
