@@ -506,7 +506,8 @@ class LocalApiServer:
     def _spawn(self, argv: list[str], log: Path) -> subprocess.Popen[bytes]:
         with open(log, "ab") as out:
             return subprocess.Popen(
-                [*self.command_prefix, *argv], stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=self.workdir,
+                [*self.command_prefix, *argv], stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                cwd=self.workdir,
                 start_new_session=True,  # a Ctrl-C in the terminal reaches pytest only; stop() ends the children
                 preexec_fn=_die_with_parent if threading.current_thread() is threading.main_thread() else None,
             )
