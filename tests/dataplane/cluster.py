@@ -1,0 +1,263 @@
+"""Conformance cases -> objects the local Calico node can take, applied and removed through its API server.
+
+What a user's tooling would do on the way in, and nothing more:
+- Pods lose `status` (the API server ignores it on create); their IPv4 `status.podIP` becomes the annotation
+  `cni.projectcalico.org/ipAddrs`, which Calico's CNI (and the node agent) honours, so each pod gets its
+  case's address for real and ipBlock rules meet real addresses. IPv6 addresses are dropped: this Felix runs
+  with IPv6 off, and netaudit reads the live pods, so both sides see the same IPv4-only cluster;
+- a workload (Deployment, ...) becomes one Pod named after it, from its template (no controller-manager runs);
+- projectcalico.org/v3 objects are stored as crd.projectcalico.org/v1, as calicoctl v3.28 stores them
+  (libcalico-go/lib/clientv3): `types` defaulted (defaultPolicyTypesField) and NetworkPolicy /
+  GlobalNetworkPolicy names prefixed `default.` (convertPolicyNameForStorage);
+- cases this Calico cannot take are skipped with the reason: tiers, staged policies and admin policies (no such
+  CRDs in v3.28), host endpoints and host-network pods (the node agent runs neither).
+"""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "CronJob"}
+SYSTEM_NAMESPACES = {"default", "kube-system", "kube-public", "kube-node-lease"}
+IP_ANNOTATION = "cni.projectcalico.org/ipAddrs"
+
+# kind -> (API path prefix, plural, namespaced). Order of creation follows ORDER below.
+RESOURCES = {
+    ("v1", "Namespace"): ("/api/v1", "namespaces", False),
+    ("v1", "ServiceAccount"): ("/api/v1", "serviceaccounts", True),
+    ("v1", "ConfigMap"): ("/api/v1", "configmaps", True),
+    ("v1", "Service"): ("/api/v1", "services", True),
+    ("v1", "Endpoints"): ("/api/v1", "endpoints", True),
+    ("discovery.k8s.io/v1", "EndpointSlice"): ("/apis/discovery.k8s.io/v1", "endpointslices", True),
+    ("networking.k8s.io/v1", "NetworkPolicy"): ("/apis/networking.k8s.io/v1", "networkpolicies", True),
+    ("crd.projectcalico.org/v1", "NetworkSet"): ("/apis/crd.projectcalico.org/v1", "networksets", True),
+    ("crd.projectcalico.org/v1", "GlobalNetworkSet"): ("/apis/crd.projectcalico.org/v1", "globalnetworksets", False),
+    ("crd.projectcalico.org/v1", "NetworkPolicy"): ("/apis/crd.projectcalico.org/v1", "networkpolicies", True),
+    ("crd.projectcalico.org/v1", "GlobalNetworkPolicy"): ("/apis/crd.projectcalico.org/v1", "globalnetworkpolicies",
+                                                          False),
+    ("v1", "Pod"): ("/api/v1", "pods", True),
+}
+ORDER = list(RESOURCES)  # pods last: their endpoints are programmed with every policy already known
+UNSUPPORTED = {
+    "Tier": "tiers (Calico v3.28 has no Tier resource)",
+    "StagedNetworkPolicy": "staged policies (not in Calico v3.28)",
+    "StagedGlobalNetworkPolicy": "staged policies (not in Calico v3.28)",
+    "StagedKubernetesNetworkPolicy": "staged policies (not in Calico v3.28)",
+    "AdminNetworkPolicy": "admin network policies (not in Calico v3.28)",
+    "BaselineAdminNetworkPolicy": "admin network policies (not in Calico v3.28)",
+    "ClusterNetworkPolicy": "admin network policies (not in Calico v3.28)",
+    "HostEndpoint": "host endpoints (the node agent makes no host interfaces for them)",
+    "Profile": "profiles",
+}
+
+
+class Unsupported(Exception):
+    """The case needs something this node cannot do; the message says what."""
+
+
+@dataclass
+class NodeCase:
+    name: str
+    objects: list[dict]  # in creation order
+    pods: list[str] = field(default_factory=list)  # "ns/name"
+    notes: list[str] = field(default_factory=list)
+
+
+def load_case(path: Path) -> dict:
+    with open(path, encoding="utf-8") as f:
+        return yaml.safe_load(f)
+
+
+def case_documents(case: dict, path: Path) -> list[dict]:
+    if "manifests" in case:
+        target = (path.parent / case["manifests"]).resolve()
+        files = sorted(target.rglob("*.y*ml")) if target.is_dir() else [target]
+        docs = []
+        for f in files:
+            docs.extend(d for d in yaml.safe_load_all(f.read_text()) if isinstance(d, dict))
+        return docs
+    return [d for d in case.get("objects") or [] if isinstance(d, dict)]
+
+
+def to_node(case: dict, path: Path) -> NodeCase:
+    out = NodeCase(case.get("name") or path.stem, [])
+    buckets: dict[tuple[str, str], list[dict]] = {k: [] for k in ORDER}
+    namespaces: set[str] = set()
+    for doc in case_documents(case, path):
+        kind, api = doc.get("kind"), doc.get("apiVersion", "")
+        if kind in UNSUPPORTED:
+            raise Unsupported(f"needs {UNSUPPORTED[kind]}")
+        if kind == "List":
+            raise Unsupported("a List object")
+        obj = copy.deepcopy(doc)
+        if kind in WORKLOAD_KINDS:
+            obj = _pod_of_workload(obj)
+            kind, api = "Pod", "v1"
+            out.notes.append(f"{doc['metadata'].get('namespace', 'default')}/{doc['metadata']['name']}: one Pod "
+                             f"from the {doc['kind']}'s template")
+        if api.startswith("projectcalico.org/"):
+            obj, api = _calico_v3_to_crd(obj), "crd.projectcalico.org/v1"
+        if (api, kind) not in RESOURCES:
+            if kind in ("Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding", "Secret", "Ingress"):
+                continue  # cannot change connectivity
+            raise Unsupported(f"{api} {kind} is not applied by this harness")
+        meta = obj.setdefault("metadata", {})
+        for key in ("resourceVersion", "uid", "creationTimestamp", "generation", "managedFields"):
+            meta.pop(key, None)
+        if RESOURCES[(api, kind)][2]:
+            meta.setdefault("namespace", "default")
+            namespaces.add(meta["namespace"])
+        if kind == "Pod":
+            _prepare_pod(obj)
+            out.pods.append(f"{meta['namespace']}/{meta['name']}")
+        obj["apiVersion"] = api
+        buckets[(api, kind)].append(obj)
+    declared = {o["metadata"]["name"] for o in buckets[("v1", "Namespace")]}
+    for ns in sorted(namespaces - declared - SYSTEM_NAMESPACES):
+        buckets[("v1", "Namespace")].append({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+    for key in ORDER:
+        out.objects.extend(buckets[key])
+    return out
+
+
+def _pod_of_workload(obj: dict) -> dict:
+    spec = obj.get("spec") or {}
+    template = (spec.get("jobTemplate", {}).get("spec", {}) if obj["kind"] == "CronJob" else spec).get("template")
+    template = template or {}
+    meta = template.get("metadata") or {}
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": obj["metadata"]["name"], "namespace": obj["metadata"].get("namespace", "default"),
+                         "labels": dict(meta.get("labels") or {}), "annotations": dict(meta.get("annotations") or {})},
+            "spec": copy.deepcopy(template.get("spec") or {})}
+
+
+def _prepare_pod(pod: dict) -> None:
+    spec = pod.setdefault("spec", {})
+    if spec.get("hostNetwork"):
+        raise Unsupported("a host-network pod (the node agent runs none)")
+    status = pod.pop("status", None) or {}
+    ips = [status.get("podIP")] + [p.get("ip") for p in status.get("podIPs") or [] if isinstance(p, dict)]
+    v4 = [ip for ip in ips if isinstance(ip, str) and _is_v4(ip)]
+    if v4:
+        pod["metadata"].setdefault("annotations", {})[IP_ANNOTATION] = json.dumps([v4[0]])
+    spec.pop("nodeName", None)  # the agent binds it, as a scheduler would
+    if not spec.get("containers"):
+        spec["containers"] = [{"name": "c", "image": "none"}]
+
+
+def _is_v4(text: str) -> bool:
+    try:
+        return ipaddress.ip_address(text).version == 4
+    except ValueError:
+        return False
+
+
+def _calico_v3_to_crd(obj: dict) -> dict:
+    """What calicoctl v3.28 writes for a projectcalico.org/v3 object (see the module docstring)."""
+    obj = copy.deepcopy(obj)
+    spec = obj.setdefault("spec", {})
+    if obj["kind"] in ("NetworkPolicy", "GlobalNetworkPolicy"):
+        if spec.get("tier") not in (None, "", "default"):
+            raise Unsupported("needs tiers (Calico v3.28 has no Tier resource)")
+        if not spec.get("types"):
+            ingress, egress = spec.get("ingress"), spec.get("egress")
+            spec["types"] = ["Ingress"] if not egress else ["Egress"] if not ingress else ["Ingress", "Egress"]
+        name = obj["metadata"]["name"]
+        if not name.startswith(("knp.", "ossg.")):
+            obj["metadata"]["name"] = f"default.{name}"
+    return obj
+
+
+class Applier:
+    """Creates a case's objects on the node and removes them again (the node is shared by all cases)."""
+
+    def __init__(self, node):
+        self.node = node
+        self.created: list[tuple[str, dict]] = []  # (object path, object)
+        self.saved_labels: dict[str, dict] = {}
+
+    def apply(self, case: NodeCase) -> None:
+        for obj in case.objects:
+            api, kind = obj["apiVersion"], obj["kind"]
+            prefix, plural, namespaced = RESOURCES[(api, kind)]
+            meta = obj["metadata"]
+            base = f"{prefix}/namespaces/{meta['namespace']}/{plural}" if namespaced else f"{prefix}/{plural}"
+            if kind == "Namespace" and meta["name"] in SYSTEM_NAMESPACES:
+                self._relabel(meta["name"], meta.get("labels") or {})
+                continue
+            status, body = self.node.request("POST", base, obj)
+            if status not in (200, 201):
+                raise AssertionError(f"{case.name}: creating {kind} {meta.get('namespace', '')}/{meta['name']}: "
+                                     f"HTTP {status}: {body}")
+            self.created.append((f"{base}/{meta['name']}", obj))
+
+    def _relabel(self, name: str, labels: dict) -> None:
+        status, current = self.node.request("GET", f"/api/v1/namespaces/{name}")
+        assert status == 200, current
+        self.saved_labels.setdefault(name, dict(current["metadata"].get("labels") or {}))
+        new = dict(labels)
+        new["kubernetes.io/metadata.name"] = name
+        current["metadata"]["labels"] = new
+        status, body = self.node.request("PUT", f"/api/v1/namespaces/{name}", current)
+        assert status == 200, body
+
+    def reset(self, timeout: float = 30.0) -> None:
+        """Delete everything apply() made (pods at once, namespaces finalized, as no controller-manager runs)."""
+        for path, obj in reversed(self.created):
+            if obj["kind"] == "Namespace":
+                continue
+            body = {"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": 0}
+            status, resp = self.node.request("DELETE", path, body)
+            if status not in (200, 202, 404):
+                raise AssertionError(f"deleting {path}: HTTP {status}: {resp}")
+        for path, obj in reversed(self.created):
+            if obj["kind"] != "Namespace":
+                continue
+            name = obj["metadata"]["name"]
+            self.node.request("DELETE", path)
+            status, current = self.node.request("GET", path)
+            if status == 200:
+                current["spec"] = {"finalizers": []}
+                self.node.request("PUT", f"{path}/finalize", current)
+        for name, labels in self.saved_labels.items():
+            status, current = self.node.request("GET", f"/api/v1/namespaces/{name}")
+            if status == 200:
+                current["metadata"]["labels"] = labels
+                self.node.request("PUT", f"/api/v1/namespaces/{name}", current)
+        self.created.clear()
+        self.saved_labels.clear()
+        deadline = time.monotonic() + timeout
+        agent = self.node.agent
+        while time.monotonic() < deadline:
+            status, body = self.node.request("GET", "/api/v1/pods")
+            if status == 200 and not body.get("items"):
+                agent.wait_passes(2)
+                with agent.lock:
+                    if not agent.pods:
+                        return
+            time.sleep(0.05)
+        raise AssertionError("the node did not tear the previous case's pods down in time")
+
+    def wait_ready(self, case: NodeCase, timeout: float = 30.0) -> dict[str, str]:
+        """Wait until every pod of the case runs with its IP and Felix reports its endpoint programmed.
+        Returns {ns/name: ip}."""
+        deadline = time.monotonic() + timeout
+        agent = self.node.agent
+        while True:
+            status, body = self.node.request("GET", "/api/v1/pods")
+            ips = {f"{p['metadata']['namespace']}/{p['metadata']['name']}": (p.get("status") or {}).get("podIP")
+                   for p in body.get("items") or []} if status == 200 else {}
+            waiting = [p for p in case.pods if not ips.get(p) or not agent.endpoint_up(*p.split("/", 1))]
+            if not waiting:
+                return {p: ips[p] for p in case.pods}
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{case.name}: pods not running with Felix's endpoint up after {timeout:.0f}s: "
+                                     f"{waiting}; agent errors: {agent.errors[-5:]}")
+            time.sleep(0.05)

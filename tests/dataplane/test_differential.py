@@ -1,0 +1,49 @@
+"""The differential suite: every conformance case this Calico can take, applied to the local Calico node; real
+probes between its pods (and an outside namespace) compared with netaudit's live matrix from the same API server.
+
+A difference is a bug on one side: netaudit's model, or Felix departing from SEMANTICS.md. Cases Felix v3.28
+cannot take (tiers, staged and admin policies, host endpoints, host-network pods) are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from . import probe
+from .cluster import Unsupported, load_case, to_node
+from .conftest import SUMMARY, Timer
+from .differential import run_case
+
+CONFORMANCE = Path(__file__).resolve().parents[1] / "conformance"
+CASES = sorted((CONFORMANCE / "kubernetes").glob("*.yaml")) + sorted((CONFORMANCE / "calico").glob("*.yaml"))
+SCTP_MISSING = probe.sctp_available()
+
+
+@pytest.mark.parametrize("path", CASES, ids=[f"{p.parent.name}/{p.stem}" for p in CASES])
+def test_case_matches_felix(path: Path, calico_node, applier):
+    raw = load_case(path)
+    try:
+        case = to_node(raw, path)
+    except Unsupported as e:
+        pytest.skip(f"Calico v3.28 node: {e}")
+    with Timer():
+        applier.apply(case)
+        pod_ips = applier.wait_ready(case)
+        result = run_case(calico_node, case, raw, pod_ips, sctp=SCTP_MISSING is None)
+    SUMMARY["cases"] += 1
+    SUMMARY["probes"] += len(result.outcomes)
+    SUMMARY["per_case"][case.name] = {"probes": len(result.outcomes), "counts": result.counts(),
+                                      "externals": result.externals, "ports": result.ports}
+    SUMMARY["unstable"].extend(f"{case.name}: {u}" for u in result.unstable)
+    assert result.outcomes, "no flow was probed"
+    bad = result.mismatches
+    assert not bad, (f"{case.name}: {len(bad)} of {len(result.outcomes)} probes differ between netaudit and Felix:\n  "
+                     + "\n  ".join(o.describe() for o in bad[:40]))
+
+
+def test_sctp_is_probed_where_the_kernel_has_it():
+    if SCTP_MISSING:
+        pytest.skip(f"SCTP probes left out: {SCTP_MISSING}")
+    assert probe.sctp_available() is None
