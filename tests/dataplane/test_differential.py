@@ -20,8 +20,25 @@ CONFORMANCE = Path(__file__).resolve().parents[1] / "conformance"
 CASES = sorted((CONFORMANCE / "kubernetes").glob("*.yaml")) + sorted((CONFORMANCE / "calico").glob("*.yaml"))
 SCTP_MISSING = probe.sctp_available()
 
+# Differences found, with the evidence; strict, so a fix on either side shows up as XPASS.
+KNOWN_DIFFERENCES = {
+    "service-accounts-long-name": (
+        "netaudit (SEMANTICS C2) drops the projectcalico.org/serviceaccount label for service account names of 63+ "
+        "characters, but Felix v3.28 matches serviceAccounts.names for them: the syncer sets the label from "
+        "spec.serviceAccountName whatever its length (libcalico-go/lib/backend/syncersv1/updateprocessors/"
+        "workloadendpointprocessor.go, 'See https://github.com/projectcalico/calico/issues/4529'); only the label on "
+        "the stored WorkloadEndpoint (k8s/conversion/workload_endpoint_default.go) has the < 63 check. Observed: "
+        "app/job63 -> app/db 5432/TCP refused (allowed), predicted denied."),
+}
 
-@pytest.mark.parametrize("path", CASES, ids=[f"{p.parent.name}/{p.stem}" for p in CASES])
+
+def _param(path: Path):
+    reason = KNOWN_DIFFERENCES.get(path.stem)
+    marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
+    return pytest.param(path, marks=marks, id=f"{path.parent.name}/{path.stem}")
+
+
+@pytest.mark.parametrize("path", [_param(p) for p in CASES])
 def test_case_matches_felix(path: Path, calico_node, applier):
     raw = load_case(path)
     try:

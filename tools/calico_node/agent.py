@@ -271,8 +271,9 @@ class NodeAgent:
             netns.ip_batch(["link set lo up", f"addr add {ip}/32 dev eth0", "link set eth0 up",
                             f"route add {GATEWAY} dev eth0 scope link",
                             f"route add default via {GATEWAY} dev eth0"], netns=pod_netns)
-            # Port-unreachable replies prove a UDP packet got through: never rate-limit them.
-            netns.sysctl(pod_netns, "net.ipv4.icmp_ratelimit", "0")
+            # Port-unreachable replies prove a UDP packet got through: no ICMP type is rate-limited (per peer or
+            # globally) in a pod's namespace.
+            netns.sysctl(pod_netns, "net.ipv4.icmp_ratemask", "0")
         except (netns.NetnsError, OSError) as e:
             self._error(f"pod {ns}/{name}: network setup failed: {e}")
             netns.delete(pod_netns)

@@ -211,7 +211,7 @@ class CalicoNode:
         netns.ip_batch(["link set lo up", f"addr add {EXT_IP}/30 dev eth0", "link set eth0 up",
                         f"route add default via {NODE_IP} dev eth0"], netns=self.ext_netns)
         netns.sysctl(self.node_netns, "net.ipv4.ip_forward", "1")
-        netns.sysctl(self.ext_netns, "net.ipv4.icmp_ratelimit", "0")
+        netns.sysctl(self.ext_netns, "net.ipv4.icmp_ratemask", "0")  # every port unreachable is sent
 
     def _apiserver(self) -> None:
         self.api = LocalApiServer(workdir=self.dir / "apiserver", command_prefix=netns.exec_prefix(self.node_netns),
