@@ -6,6 +6,8 @@ What a user's tooling would do on the way in, and nothing more:
   case's address for real and ipBlock rules meet real addresses. IPv6 addresses are dropped: this Felix runs
   with IPv6 off, and netaudit reads the live pods, so both sides see the same IPv4-only cluster;
 - a workload (Deployment, ...) becomes one Pod named after it, from its template (no controller-manager runs);
+- a pod in a namespace that enforces a Pod Security level gets the `restricted` settings it leaves out (the
+  demo shop's templates are short), which change nothing on the network;
 - projectcalico.org/v3 objects are stored as crd.projectcalico.org/v1, as calicoctl v3.28 stores them
   (libcalico-go/lib/clientv3): `types` defaulted (defaultPolicyTypesField) and NetworkPolicy /
   GlobalNetworkPolicy names prefixed `default.` (convertPolicyNameForStorage);
@@ -119,6 +121,14 @@ def to_node(case: dict, path: Path) -> NodeCase:
             out.pods.append(f"{meta['namespace']}/{meta['name']}")
         obj["apiVersion"] = api
         buckets[(api, kind)].append(obj)
+    enforcing = {o["metadata"]["name"] for o in buckets[("v1", "Namespace")]
+                 if ((o["metadata"].get("labels") or {}).get("pod-security.kubernetes.io/enforce")) not in
+                 (None, "privileged")}
+    for pod in buckets[("v1", "Pod")]:
+        if pod["metadata"]["namespace"] in enforcing:
+            _restricted(pod)
+            out.notes.append(f"{pod['metadata']['namespace']}/{pod['metadata']['name']}: restricted Pod Security "
+                             "settings added (its namespace enforces them; they do not touch the network)")
     declared = {o["metadata"]["name"] for o in buckets[("v1", "Namespace")]}
     for ns in sorted(namespaces - declared - SYSTEM_NAMESPACES):
         buckets[("v1", "Namespace")].append({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
@@ -132,10 +142,13 @@ def _pod_of_workload(obj: dict) -> dict:
     template = (spec.get("jobTemplate", {}).get("spec", {}) if obj["kind"] == "CronJob" else spec).get("template")
     template = template or {}
     meta = template.get("metadata") or {}
+    pod_spec = copy.deepcopy(template.get("spec") or {})
+    for claim in spec.get("volumeClaimTemplates") or []:  # a StatefulSet's volumes: an emptyDir stands in
+        pod_spec.setdefault("volumes", []).append({"name": claim["metadata"]["name"], "emptyDir": {}})
     return {"apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": obj["metadata"]["name"], "namespace": obj["metadata"].get("namespace", "default"),
                          "labels": dict(meta.get("labels") or {}), "annotations": dict(meta.get("annotations") or {})},
-            "spec": copy.deepcopy(template.get("spec") or {})}
+            "spec": pod_spec}
 
 
 def _prepare_pod(pod: dict) -> None:
@@ -150,6 +163,19 @@ def _prepare_pod(pod: dict) -> None:
     spec.pop("nodeName", None)  # the agent binds it, as a scheduler would
     if not spec.get("containers"):
         spec["containers"] = [{"name": "c", "image": "none"}]
+
+
+def _restricted(pod: dict) -> None:
+    """The fields the `restricted` Pod Security Standard asks for, where the manifest left them out."""
+    spec = pod["spec"]
+    ctx = spec.setdefault("securityContext", {})
+    ctx.setdefault("runAsNonRoot", True)
+    ctx.setdefault("runAsUser", 65534)
+    ctx.setdefault("seccompProfile", {"type": "RuntimeDefault"})
+    for c in spec.get("containers") or []:
+        cctx = c.setdefault("securityContext", {})
+        cctx.setdefault("allowPrivilegeEscalation", False)
+        cctx.setdefault("capabilities", {"drop": ["ALL"]})
 
 
 def _is_v4(text: str) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -134,8 +135,9 @@ def down(d: Path, quiet: bool = False) -> int:
     for name in left:
         netns.delete(name)
     existed = d.exists()
-    import shutil
     shutil.rmtree(d, ignore_errors=True)
+    if state.get("busybox_dir") and Path(state["busybox_dir"]).name.startswith("netaudit-"):
+        shutil.rmtree(state["busybox_dir"], ignore_errors=True)
     log_path = d.parent / f"{d.name}.log"
     log_path.unlink(missing_ok=True)
     if not quiet:

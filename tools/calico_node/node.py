@@ -25,6 +25,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,6 +118,7 @@ class CalicoNode:
         self.kubelet: KubeletLogServer | None = None
         self.relay: Relay | None = None
         self._external: set[str] = set()
+        self.busybox_dir: Path | None = None
 
     # ------------------------------------------------------------------ public
     @property
@@ -153,6 +155,7 @@ class CalicoNode:
             self._write_state({"prefix": self.prefix, "daemon_pid": os.getpid(), "pids": self.pids,
                                "kubeconfig": self.kubeconfig, "server": self.api.url,
                                "felix_version": self.felix_version, "ready": True,
+                               "busybox_dir": str(self.busybox_dir),
                                "started_in": round(time.monotonic() - started, 1)})
         except BaseException:
             self.stop()
@@ -176,6 +179,9 @@ class CalicoNode:
         for name in netns.names(self.prefix):
             netns.delete(name)
         shutil.rmtree(self.dir, ignore_errors=True)
+        if self.busybox_dir is not None:
+            shutil.rmtree(self.busybox_dir, ignore_errors=True)
+            self.busybox_dir = None
 
     def __enter__(self) -> CalicoNode:
         return self.start()
@@ -261,9 +267,10 @@ class CalicoNode:
                      "nodeSelector": "all()", "blockSize": 26}})
 
     def _busybox(self) -> None:
-        """A folder of busybox applet links: the `PATH` of the containers the agent runs."""
-        d = self.dir / "busybox"
-        d.mkdir(exist_ok=True)
+        """A folder of busybox applet links: the `PATH` of the containers the agent runs. Not in the state folder:
+        its parents may be closed to the containers' user (pytest's temporary folders are 0700)."""
+        d = self.busybox_dir = Path(tempfile.mkdtemp(prefix=f"netaudit-{self.prefix}busybox-"))
+        d.chmod(0o755)
         busybox = shutil.which("busybox")
         applets = subprocess.run([busybox, "--list"], capture_output=True, text=True, check=True).stdout.split()
         for applet in applets:
@@ -319,7 +326,7 @@ class CalicoNode:
     def _agent(self) -> None:
         self.agent = NodeAgent(self.api, node_name=NODE_NAME, node_ip=NODE_IP, node_netns=self.node_netns,
                                pod_netns_prefix=self.prefix, pool=POOL, state_dir=self.dir,
-                               busybox_dir=self.dir / "busybox", felix_status_dir=self.dir / "felix-status",
+                               busybox_dir=self.busybox_dir, felix_status_dir=self.dir / "felix-status",
                                log=self.log)
         cert, key = self.api.issue_serving_certificate("kubelet", ips=[NODE_IP], dns=[NODE_NAME])
         self.kubelet = KubeletLogServer(self.agent, self.node_netns, NODE_IP, KUBELET_PORT, cert, key,
