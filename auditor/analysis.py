@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from .engine.classes import Universe, build_universe
-from .engine.evaluate import ClassMatrix, class_matrix
-from .engine.ports import ICMP, ICMPV6, OTHER, PORT_PROTOCOLS
+from .engine.evaluate import ClassMatrix, Evaluator, class_matrix
 from .model import Alert, ClusterState
 from .policy.ir import PolicySet
 from .policy.translate import TranslateOptions, translate
+from .sets.ports import ICMP, ICMPV6, OTHER, PORT_PROTOCOLS
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,14 @@ class Analysis:
         """Protocols worth listing: TCP/UDP/SCTP always, ICMP and others only when some policy names them."""
         extra = tuple(p for p in (ICMP, ICMPV6, OTHER) if p in self.policies.protocols)
         return PORT_PROTOCOLS + extra
+
+    @property
+    def evaluator(self) -> Evaluator:
+        """The analysis's evaluator, so explain and the checks reuse the masks the matrix computed."""
+        if self.matrix.evaluator is None:
+            self.matrix.evaluator = Evaluator(self.universe, self.policies,
+                                              include_staged=self.options.promote_staged)
+        return self.matrix.evaluator
 
     def matrix_view(self, level: str = "pod", namespaces: Sequence[str] = ()):
         from .engine.matrix import expand

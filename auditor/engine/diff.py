@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..sets.ports import NONE, PortSet
 from .matrix import MatrixView
-from .ports import NONE, PortSet
 
 
 @dataclass

@@ -37,8 +37,8 @@ from ..policy.ir import (
     UnknownEndpoint,
     tri_and,
 )
+from ..sets.ports import NONE, PortSet
 from .classes import Universe
-from .ports import NONE, PortSet
 
 ALL = PortSet.all()
 

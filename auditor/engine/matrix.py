@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from ..model import Pod
-from .ports import PortSet
+from ..sets.ports import PortSet
 
 LEVELS = ("pod", "workload", "namespace")
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from ..model import ClusterState, Pod, Service, ServicePort
+from ..sets.ports import NONE, PortSet
 from .matrix import endpoint_id
-from .ports import NONE, PortSet
 
 ALL_REACHABLE, SOME, NONE_REACHABLE, NO_BACKENDS, UNKNOWN = "all", "some", "none", "no-backends", "unknown"
 

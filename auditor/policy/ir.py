@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Mapping, Optional, Protocol
 
-from ..engine.addresses import IpSet, Network
-from ..engine.ports import PortSet, canonical_protocol
 from ..model import NAMESPACE_NAME_LABEL, ObjectRef
+from ..sets.addresses import IpSet, Network
+from ..sets.ports import PortSet, canonical_protocol
 from .labels import LabelSelector
 
 Tri = Optional[bool]  # True, False, or None = maybe

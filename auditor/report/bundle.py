@@ -22,9 +22,9 @@ from .. import __version__
 from ..engine.diff import MatrixDiff, diff_views
 from ..engine.explain import EndpointNotFound, Explanation, explain
 from ..engine.matrix import MatrixView, endpoint_id
-from ..engine.ports import ICMP, ICMPV6, PORT_PROTOCOLS, PortSet
 from ..findings import SEVERITIES, Finding, run_checks
 from ..model import Alert
+from ..sets.ports import ICMP, ICMPV6, PORT_PROTOCOLS, PortSet
 from .table import display_names
 
 EXPLAIN_LIMIT = 300

@@ -48,11 +48,11 @@ from click.testing import CliRunner
 
 from auditor import analysis
 from auditor.cli import main
-from auditor.engine.ports import PortSet
 from auditor.findings import Finding
 from auditor.model import Alert
 from auditor.report import csv_report, dot, html, markdown
 from auditor.report.bundle import Flow, Inventory, ReportBundle, ReportEndpoint, build_bundle
+from auditor.sets.ports import PortSet
 
 SMALL = textwrap.dedent("""
     apiVersion: v1

@@ -1,0 +1,67 @@
+"""`netaudit diff`: what a change opens, closes or makes unknown (two states, or what-if)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .common import (
+    EXIT_FAILED_CHECK,
+    InputError,
+    analyze_state,
+    load_path,
+    load_state,
+    print_alerts,
+    shown_namespaces,
+    source_options,
+)
+
+
+@click.command()
+@click.argument("inputs", nargs=-1, metavar="[OLD NEW]")
+@source_options
+@click.option("--with", "with_paths", multiple=True, metavar="PATH",
+              help="What-if: apply these manifests to the current state (repeatable).")
+@click.option("--without", "without", multiple=True, metavar="KIND/NS/NAME",
+              help="What-if: remove this object from the current state (repeatable), e.g. "
+                   "NetworkPolicy/shop-api/default-deny.")
+@click.option("--level", type=click.Choice(["pod", "workload", "namespace"]), default="workload", show_default=True)
+@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def diff(inputs, manifests, snapshot, kubeconfig, context, namespaces, all_namespaces, promote_staged,
+         calico_version, quiet, with_paths, without, level, output):
+    """What changed: flows newly allowed, newly denied, or newly unknown.
+
+    \b
+    Two states:   netaudit diff old.json new.json          (snapshots, or manifest folders)
+    What-if:      netaudit diff --with new-policy.yaml     (current state vs. current + the change)
+                  netaudit diff -f k8s/ --with pr/ --without NetworkPolicy/shop/allow-all
+
+    Exit code 1 when something is newly allowed, so a pipeline can stop a change that opens access.
+    """
+    from ..engine.diff import diff_views
+    from ..report import diff as diff_report
+    from ..sources.overlay import OverlayError, apply_overlay
+    shown = shown_namespaces(namespaces, all_namespaces)
+    if inputs and (with_paths or without):
+        raise InputError("give either two states (OLD NEW) or --with/--without, not both")
+    if inputs:
+        if len(inputs) != 2:
+            raise InputError("diff takes two states: OLD NEW (snapshot files or manifest folders)")
+        old_state, new_state = (load_path(i) for i in inputs)
+    elif with_paths or without:
+        old_state = load_state(manifests, snapshot, kubeconfig, context, shown)
+        try:
+            new_state = apply_overlay(old_state, list(with_paths), list(without))
+        except OverlayError as err:
+            raise InputError(str(err)) from None
+    else:
+        raise InputError("nothing to compare: give OLD NEW, or --with/--without (see --help)")
+    old_view = analyze_state(old_state, promote_staged, calico_version).matrix_view(level, shown)
+    new_result = analyze_state(new_state, promote_staged, calico_version)
+    new_view = new_result.matrix_view(level, shown)
+    result = diff_views(old_view, new_view)
+    click.echo(diff_report.render_json(result) if output == "json" else diff_report.render_text(result), nl=False)
+    print_alerts(new_result.alerts, quiet)
+    if result.newly_allowed:
+        sys.exit(EXIT_FAILED_CHECK)
