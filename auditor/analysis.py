@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from .engine.classes import Universe, build_universe
-from .engine.evaluate import ClassMatrix, class_matrix
-from .engine.ports import ICMP, ICMPV6, OTHER, PORT_PROTOCOLS
+from .engine.evaluate import ClassMatrix, Evaluator, class_matrix
 from .model import Alert, ClusterState
 from .policy.ir import PolicySet
 from .policy.translate import TranslateOptions, translate
+from .sets.ports import ICMP, ICMPV6, OTHER, PORT_PROTOCOLS
 
 
 @dataclass(frozen=True)
@@ -40,9 +40,27 @@ class Analysis:
         extra = tuple(p for p in (ICMP, ICMPV6, OTHER) if p in self.policies.protocols)
         return PORT_PROTOCOLS + extra
 
+    @property
+    def evaluator(self) -> Evaluator:
+        """The analysis's evaluator, so explain and the checks reuse the masks the matrix computed."""
+        if self.matrix.evaluator is None:
+            self.matrix.evaluator = Evaluator(self.universe, self.policies,
+                                              include_staged=self.options.promote_staged)
+        return self.matrix.evaluator
+
     def matrix_view(self, level: str = "pod", namespaces: Sequence[str] = ()):
+        """Every pair, in memory: for small clusters and tests (outputs stream `engine.matrix.iter_connections`)."""
         from .engine.matrix import expand
         return expand(self, level, namespaces)
+
+    def grouped_view(self, level: str = "pod", namespaces: Sequence[str] = ()):
+        """Groups of endpoints and connections between them: size grows with blocks, not pairs (cached)."""
+        from .engine.groups import grouped_view
+        cache = self.__dict__.setdefault("_grouped", {})
+        key = (level, tuple(sorted(namespaces)))
+        if key not in cache:
+            cache[key] = grouped_view(self, level, namespaces)
+        return cache[key]
 
 
 def load(*, manifests: Sequence[str] = (), snapshot: str | None = None, **live_options) -> ClusterState:

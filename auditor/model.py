@@ -7,10 +7,41 @@ dict) because translating them is the policy layer's job, and keeping them raw m
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+
+# Label syntax (apimachinery validation): what every source checks before an object enters the model.
+_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+
+def validate_label_key(key: object) -> str | None:
+    """Why `key` is not a valid label key (apimachinery IsQualifiedName), or None."""
+    if not isinstance(key, str) or not key:
+        return "a label key must be a non-empty string"
+    prefix, _, name = key.rpartition("/")
+    if "/" in key and not prefix:
+        return f"label key {key!r} has an empty prefix"
+    if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
+        return f"label key prefix {prefix!r} must be a DNS subdomain"
+    if not name or len(name) > 63 or not _NAME.match(name):
+        return (f"label key {key!r}: the name part must be 1-63 characters of letters, digits, '-', '_' or '.', "
+                "starting and ending with a letter or digit")
+    return None
+
+
+def validate_label_value(value: object) -> str | None:
+    if not isinstance(value, str):
+        hint = f" (quote it: '{value}')" if isinstance(value, (int, float, bool)) else ""
+        return f"label value {value!r} must be a string{hint}"
+    if value and (len(value) > 63 or not _NAME.match(value)):
+        return (f"label value {value!r} must be at most 63 characters of letters, digits, '-', '_' or '.', "
+                "starting and ending with a letter or digit")
+    return None
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,12 @@ None do not use cluster DNS.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from ..engine.explain import explain
 from ..engine.matrix import endpoint_id
-from ..engine.ports import PortSet
 from ..engine.services import FlowIndex, service_backends
-from ..findings import Finding
+from ..model import Pod
+from ..sets.ports import PortSet
 
 NODELOCAL_ADDRESS = "169.254.20.10"
 DNS_SERVICE = ("kube-system", "kube-dns")
@@ -53,96 +52,74 @@ def uses_cluster_dns(pod) -> bool:
     return pod.dns_policy in ("ClusterFirst", "ClusterFirstWithHostNet")
 
 
-def dns_findings(analysis, dns_service: tuple[str, str] = DNS_SERVICE) -> list[Finding]:
+@dataclass(frozen=True)
+class DnsTarget:
+    """An address a client's DNS queries end at, as policy sees them (after DNAT): a CoreDNS pod or a NodeLocal
+    address, on one protocol and port."""
+
+    id: str  # a pod id, or ip:<address>
+    class_index: int
+    protocol: str
+    port: int
+
+
+@dataclass
+class ClientDns:
+    """One workload that uses cluster DNS: whether its pods reach DNS, per protocol (UDP, TCP):
+    allowed | denied | partial (some backends only) | unknown."""
+
+    client: str  # the workload id
+    pod: Pod  # one of its pods, to explain a denial with
+    status: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class DnsReachability:
+    path: DnsPath
+    targets: list[DnsTarget]
+    clients: list[ClientDns]  # statuses are filled only when there are targets
+
+
+def dns_reachability(analysis, dns_service: tuple[str, str] = DNS_SERVICE) -> DnsReachability:
+    """For every workload that uses cluster DNS, whether it reaches the DNS backends on 53/UDP and 53/TCP."""
     path = dns_path(analysis, dns_service)
     uni = analysis.universe
-    clients: dict[str, list] = {}
+    members: dict[str, list] = {}
     for cls in uni.classes[:uni.pod_count]:
         for pod in cls.pods:
             if uses_cluster_dns(pod) and not (pod.namespace, pod.labels.get("k8s-app")) == ("kube-system",
                                                                                                "kube-dns"):
-                clients.setdefault(endpoint_id(pod, "workload"), []).append((cls.index, pod))
+                members.setdefault(endpoint_id(pod, "workload"), []).append((cls.index, pod))
+    clients = [ClientDns(client, found[0][1]) for client, found in sorted(members.items())]
     if path.kind == "none":
-        if not clients:
-            return []
-        return [Finding("dns-service-missing", "info", f"no DNS Service {path.service} in the input: DNS reachability "
-                        "was not checked", (f"Service {path.service}",),
-                        "read the cluster live, or include the kube-dns Service and CoreDNS in the manifests")]
-    index = FlowIndex(analysis)
-    findings = []
+        return DnsReachability(path, [], clients)
     if path.kind == "coredns":
-        targets = [(b.pod.id, uni.class_of_pod[b.pod.id], b.protocol, b.target_port)
+        targets = [DnsTarget(b.pod.id, uni.class_of_pod[b.pod.id], b.protocol, b.target_port)
                    for spb in service_backends(analysis.state)
                    if (spb.service.namespace, spb.service.name) == dns_service and spb.port.port == 53
                    for b in spb.backends if b.pod is not None and b.ready and b.target_port]
-        if not targets:
-            return [Finding("dns-no-backends", "high", f"the DNS Service {path.service} has no ready backends on "
-                            "port 53", (f"Service {path.service}",), "check the CoreDNS Deployment")]
     else:
-        targets = [(f"ip:{address}", uni.region_class(address).index, proto, 53)
+        targets = [DnsTarget(f"ip:{address}", uni.region_class(address).index, proto, 53)
                    for address in path.targets for proto in ("UDP", "TCP")]
-
-    for client, members in sorted(clients.items()):
-        src, pod = members[0]
-        status = {}
+    if not targets:
+        return DnsReachability(path, targets, clients)
+    index = FlowIndex(analysis)
+    for client in clients:
+        src = uni.class_of_pod[client.pod.id]
         for proto in ("UDP", "TCP"):
-            wanted = [t for t in targets if t[2] == proto]
             results = []
-            for _target, dst, _, port in wanted:
-                allowed, unknown, _ = index.sets(src, dst)
-                probe = PortSet.ports(proto, port)
+            for target in targets:
+                if target.protocol != proto:
+                    continue
+                allowed, unknown, _ = index.sets(src, target.class_index)
+                probe = PortSet.ports(proto, target.port)
                 results.append("allowed" if probe <= allowed else "unknown" if probe & unknown else "denied")
             if path.kind == "nodelocal":
                 # Which address the pod uses depends on kube-proxy's mode: any one allowed may be enough.
-                status[proto] = "allowed" if "allowed" in results else "unknown" if "unknown" in results else "denied"
+                client.status[proto] = ("allowed" if "allowed" in results else "unknown" if "unknown" in results
+                                        else "denied")
             else:
-                status[proto] = ("allowed" if results and all(r == "allowed" for r in results) else
-                                 "denied" if results and all(r == "denied" for r in results) else
-                                 "partial" if "allowed" in results else "unknown")
-        findings.extend(_client_findings(analysis, client, pod, status, path, targets))
-    return findings
-
-
-def _blockers(analysis, pod, target) -> list[str]:
-    """The policies that decide the denial, named from the explain trace of one blocked query."""
-    target_id, _, proto, port = target
-    exp = explain(analysis, pod.id, target_id, proto, port)
-    names = []
-    for trace in (exp.egress, exp.ingress):
-        if trace.verdict == "denied":
-            for tier in trace.tiers:
-                names.extend(p for p, selected in tier.policies if selected is not False)
-    return list(dict.fromkeys(names))
-
-
-def _client_findings(analysis, client, pod, status, path: DnsPath, targets) -> list[Finding]:
-    if path.kind == "nodelocal":
-        where = f"NodeLocal DNSCache ({', '.join(path.targets)}) on 53"
-        hint = (f"allow egress to {NODELOCAL_ADDRESS}/32 (and the kube-dns ClusterIP/32) on UDP and TCP 53; with "
-                "NodeLocal DNSCache a rule on k8s-app=kube-dns pods does not match")
-    else:
-        where = f"the CoreDNS pods behind {path.service} on 53"
-        hint = ("allow egress to namespace kube-system, pods k8s-app=kube-dns, on UDP 53 and TCP 53 (and make sure "
-                "CoreDNS's own ingress admits it)")
-    udp, tcp = status["UDP"], status["TCP"]
-    sample = next((t for t in targets if t[2] == "UDP"), targets[0]) if targets else None
-    blockers = _blockers(analysis, pod, sample) if sample and udp in ("denied", "partial") else []
-    by = f" (blocked by {', '.join(blockers)})" if blockers else ""
-    objects = (client,) + tuple(blockers)
-    if udp == "denied":
-        return [Finding("dns-blocked", "high", f"{client} cannot reach {where}/UDP: it cannot resolve names{by}",
-                        objects, hint, {"udp": udp, "tcp": tcp})]
-    if udp == "partial":
-        return [Finding("dns-partial", "medium", f"{client} reaches only some of {where}/UDP: name resolution "
-                        f"fails intermittently{by}", objects, hint, {"udp": udp, "tcp": tcp})]
-    if udp == "unknown":
-        return [Finding("dns-unknown", "low", f"{client}: whether it can reach {where}/UDP is unknown",
-                        (client,), "see the warnings for what could not be read", {"udp": udp, "tcp": tcp})]
-    if tcp != "allowed":
-        tcp_sample = next((t for t in targets if t[2] == "TCP"), None)
-        tcp_blockers = _blockers(analysis, pod, tcp_sample) if tcp_sample and tcp == "denied" else []
-        by_tcp = f" (blocked by {', '.join(tcp_blockers)})" if tcp_blockers else ""
-        return [Finding("dns-tcp-blocked", "medium", f"{client} reaches {where}/UDP but TCP is {tcp}: large answers "
-                        f"(truncated over UDP) will fail{by_tcp}", (client,) + tuple(tcp_blockers), hint,
-                        {"udp": udp, "tcp": tcp})]
-    return []
+                client.status[proto] = ("allowed" if results and all(r == "allowed" for r in results) else
+                                        "denied" if results and all(r == "denied" for r in results) else
+                                        "partial" if "allowed" in results else "unknown")
+    return DnsReachability(path, targets, clients)

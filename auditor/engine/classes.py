@@ -17,7 +17,8 @@ from typing import Iterable
 
 from ..model import Alert, ClusterState, Pod
 from ..policy.ir import AllOf, AnyOf, EndpointInfo, PodSelection, PolicySet
-from .addresses import AddressSpace, IpSet, Region
+from ..sets.addresses import IpSet
+from .regions import AddressSpace, Region
 
 
 @dataclass

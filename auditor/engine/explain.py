@@ -10,8 +10,8 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from ..policy.ir import ANY, EGRESS, INGRESS, Action, Tier, Tri, tri_and
+from ..sets.ports import PortSet
 from .evaluate import Applicable, Evaluator, unknown_reasons
-from .ports import PortSet
 
 ALLOWED, DENIED, UNKNOWN = "allowed", "denied", "unknown"
 

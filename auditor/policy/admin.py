@@ -19,9 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from ..engine.addresses import parse_network
-from ..engine.ports import PORT_PROTOCOLS, PortSet
 from ..model import Alert, PolicyObject
+from ..sets.addresses import parse_network
+from ..sets.ports import PORT_PROTOCOLS, PortSet
 from .ir import (
     ANY,
     EGRESS,

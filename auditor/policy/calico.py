@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Mapping
 
-from ..engine.addresses import IpSet, parse_network
-from ..engine.ports import ICMP, ICMPV6, PORT_PROTOCOLS, PortSet, canonical_protocol, protocol_number_set
 from ..model import Alert, PolicyObject
+from ..sets.addresses import IpSet, parse_network
+from ..sets.ports import ICMP, ICMPV6, PORT_PROTOCOLS, PortSet, canonical_protocol, protocol_number_set
 from .ir import (
     ANY,
     DEFAULT_TIER,

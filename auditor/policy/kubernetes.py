@@ -16,9 +16,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from ..engine.addresses import parse_network
-from ..engine.ports import PORT_PROTOCOLS, PortSet
 from ..model import Alert, PolicyObject
+from ..sets.addresses import parse_network
+from ..sets.ports import PORT_PROTOCOLS, PortSet
 from .ir import (
     ANY,
     DEFAULT_TIER,

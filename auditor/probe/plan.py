@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 from ..engine.classes import selector_label_keys
-from ..engine.ports import PORTS_ONLY, TCP, UDP, PortSet
 from ..engine.services import FlowIndex, service_backends
 from ..model import Pod
+from ..sets.ports import PORTS_ONLY, TCP, UDP, PortSet
 
 ALLOWED, DENIED, UNKNOWN = "allowed", "denied", "unknown"
 TCP_CONNECT, DNS_QUERY, NOT_PROBED = "tcp", "dns", "none"

@@ -91,7 +91,7 @@ ADMIN_RESOURCES = (
 ALL_RESOURCES = CORE_RESOURCES + CALICO_RESOURCES + (CLUSTER_INFORMATION,) + ADMIN_RESOURCES
 
 
-def _raw_request(client, method: str, path: str, body: dict) -> tuple[int, str]:
+def raw_request(client, method: str, path: str, body: dict) -> tuple[int, str]:
     """One write (the snapshot store's ConfigMap) through the official client; returns (status, body text)."""
     headers = {"Accept": "application/json", "Content-Type": "application/json"}
     if hasattr(client, "param_serialize"):

@@ -34,8 +34,9 @@ from ..model import (
     Service,
     ServiceAccount,
     ServicePort,
+    validate_label_key,
+    validate_label_value,
 )
-from ..policy.labels import validate_label_key, validate_label_value
 
 try:  # libyaml is 5x faster on big inputs (DESIGN.md, performance notes)
     _BaseLoader = yaml.CSafeLoader
@@ -141,7 +142,9 @@ class _Doc:
 
 
 @dataclass
-class _Collected:
+class ManifestDocuments:
+    """The documents read from manifest files, each with where it came from, and the errors met reading them."""
+
     docs: list[_Doc] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
     files: int = 0
@@ -151,15 +154,15 @@ def load_manifests(paths: Iterable[str], *, coredns: tuple[str, str] = CORE_DNS_
                    default_namespace: str = "default") -> ClusterState:
     """Read manifest files/folders (``-`` = standard input) into a ClusterState."""
     paths = list(paths)
-    collected = _Collected()
+    collected = ManifestDocuments()
     for path in paths:
         if path == "-":
-            _parse_text(sys.stdin.read(), "<stdin>", collected, json_hint=False)
+            parse_text(sys.stdin.read(), "<stdin>", collected, json_hint=False)
             collected.files += 1
             continue
         if not os.path.exists(path):
             raise ManifestError(f"{path}: no such file or directory")
-        for file_path in _manifest_files(path):
+        for file_path in manifest_files(path):
             try:
                 with open(file_path, encoding="utf-8") as handle:
                     text = handle.read()
@@ -168,7 +171,7 @@ def load_manifests(paths: Iterable[str], *, coredns: tuple[str, str] = CORE_DNS_
                                               "error"))
                 continue
             collected.files += 1
-            _parse_text(text, file_path, collected, json_hint=file_path.endswith(".json"))
+            parse_text(text, file_path, collected, json_hint=file_path.endswith(".json"))
     if collected.files == 0:
         raise ManifestError(f"no .yaml, .yml or .json files found in {', '.join(paths)}")
     state = build_state(collected.docs, coredns=coredns, default_namespace=default_namespace)
@@ -177,7 +180,8 @@ def load_manifests(paths: Iterable[str], *, coredns: tuple[str, str] = CORE_DNS_
     return state
 
 
-def _manifest_files(path: str) -> list[str]:
+def manifest_files(path: str) -> list[str]:
+    """The manifest files of a path: the file itself, or a folder's .yaml/.yml/.json files (hidden folders skipped)."""
     if os.path.isfile(path):
         return [path]
     found = []
@@ -190,7 +194,8 @@ def _manifest_files(path: str) -> list[str]:
 _DOC_START = re.compile(r"^---", re.MULTILINE)
 
 
-def _parse_text(text: str, name: str, collected: _Collected, *, json_hint: bool) -> None:
+def parse_text(text: str, name: str, collected: ManifestDocuments, *, json_hint: bool) -> None:
+    """Add the objects of one file's text to `collected`; what cannot be parsed becomes an error alert."""
     if json_hint or text.lstrip().startswith(("{", "[")) and name.endswith(".json"):
         try:
             _add_object(json.loads(text), f"{name}:1", collected)
@@ -232,7 +237,7 @@ def _document_lines(text: str) -> list[int]:
     return starts or [1]
 
 
-def _add_object(obj: object, where: str, collected: _Collected) -> None:
+def _add_object(obj: object, where: str, collected: ManifestDocuments) -> None:
     if isinstance(obj, list):  # a bare JSON/YAML array of objects
         for item in obj:
             _add_object(item, where, collected)

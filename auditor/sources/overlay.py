@@ -12,7 +12,7 @@ import copy
 from dataclasses import replace
 
 from ..model import ClusterState
-from .manifests import ManifestError, _Collected, _manifest_files, _parse_text, build_state
+from .manifests import ManifestDocuments, ManifestError, build_state, manifest_files, parse_text
 
 
 class OverlayError(ValueError):
@@ -36,14 +36,14 @@ def parse_removal(text: str) -> tuple:
 
 def apply_overlay(state: ClusterState, with_paths: list[str], without: list[str]) -> ClusterState:
     removals = {parse_removal(t) for t in without}
-    collected = _Collected()
+    collected = ManifestDocuments()
     for path in with_paths:
-        files = _manifest_files(path) if path != "-" else []
+        files = manifest_files(path) if path != "-" else []
         if not files:
             raise ManifestError(f"--with {path}: no .yaml, .yml or .json files there")
         for file_path in files:
             with open(file_path, encoding="utf-8") as handle:
-                _parse_text(handle.read(), file_path, collected, json_hint=file_path.endswith(".json"))
+                parse_text(handle.read(), file_path, collected, json_hint=file_path.endswith(".json"))
     delta = build_state(collected.docs)
     out = copy.copy(state)
     out.alerts = list(state.alerts) + collected.alerts + delta.alerts

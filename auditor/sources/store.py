@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 
 from ..model import ClusterState
-from .live import Forbidden, LiveSourceError, NotFound, Reader, _raw_request
+from .live import Forbidden, LiveSourceError, NotFound, Reader, raw_request
 from .snapshot import snapshot_document, state_from_document
 
 KEY = "snapshot.json.gz"
@@ -86,9 +86,9 @@ def save(client, store: Store, state: ClusterState) -> int:
             "metadata": {"name": store.name, "namespace": store.namespace,
                          "labels": {"app.kubernetes.io/managed-by": "netaudit"}},
             "binaryData": {KEY: packed}}
-    status, text = _raw_request(client, "PUT", store.path, body)
+    status, text = raw_request(client, "PUT", store.path, body)
     if status == 404:
-        status, text = _raw_request(client, "POST", f"/api/v1/namespaces/{store.namespace}/configmaps", body)
+        status, text = raw_request(client, "POST", f"/api/v1/namespaces/{store.namespace}/configmaps", body)
     if status == 403:
         raise StoreError(f"cannot write ConfigMap {store.namespace}/{store.name} (403): grant get/update/create on "
                          "it (deploy/cronjob.yaml has the Role)")

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from auditor.analysis import AnalyzeOptions, analyze
-from auditor.engine.ports import PORT_PROTOCOLS, PortSet
+from auditor.sets.ports import PORT_PROTOCOLS, PortSet
 from auditor.sources.manifests import build_state, load_manifests
 
 HERE = Path(__file__).parent

@@ -9,7 +9,7 @@ import yaml
 
 from auditor.analysis import analyze
 from auditor.engine.explain import explain
-from auditor.engine.ports import PortSet
+from auditor.sets.ports import PortSet
 from auditor.sources.manifests import build_state, load_manifests
 
 CASES = sorted((Path(__file__).resolve().parents[1] / "conformance").rglob("*.yaml"))

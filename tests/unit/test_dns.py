@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from auditor.analysis import analyze
 from auditor.dns.names import DnsSettings, dns_records
-from auditor.dns.reachability import dns_findings
+from auditor.findings.dns import dns_findings
 from auditor.sources.manifests import build_state
 
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from auditor.analysis import analyze
 from auditor.engine.explain import explain
-from auditor.engine.ports import PortSet
+from auditor.sets.ports import PortSet
 from auditor.sources.manifests import build_state
 from tests.oracle_k8s import Oracle
 from tests.strategies import CHECK_PORTS, EXTERNAL_IPS, clusters, network_policies

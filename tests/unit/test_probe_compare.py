@@ -185,10 +185,10 @@ def _cluster_state():
 def _invoke(monkeypatch, core, *more):
     from click.testing import CliRunner
 
-    from auditor import cli_verify
     from auditor.cli import main
+    from auditor.cli import verify as cli_verify  # the module
     from auditor.probe import run as probe_run
-    monkeypatch.setattr(cli_verify, "_load", lambda *a: _cluster_state())
+    monkeypatch.setattr(cli_verify, "load_state", lambda *a: _cluster_state())
     monkeypatch.setattr(probe_run, "connect", lambda *a, **k: core)
     monkeypatch.setattr(probe_run.time, "sleep", lambda s: None)
     return CliRunner().invoke(main, ["verify", "-q", *more])

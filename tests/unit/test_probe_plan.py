@@ -10,7 +10,6 @@ from click.testing import CliRunner
 
 from auditor.analysis import analyze
 from auditor.cli import main
-from auditor.engine.ports import NONE, PortSet
 from auditor.model import ContainerPort, Pod
 from auditor.probe.plan import (
     ALLOWED,
@@ -26,6 +25,7 @@ from auditor.probe.plan import (
     probe_labels,
     probe_method,
 )
+from auditor.sets.ports import NONE, PortSet
 from auditor.sources.manifests import build_state
 
 

@@ -48,11 +48,11 @@ from click.testing import CliRunner
 
 from auditor import analysis
 from auditor.cli import main
-from auditor.engine.ports import PortSet
 from auditor.findings import Finding
 from auditor.model import Alert
 from auditor.report import csv_report, dot, html, markdown
 from auditor.report.bundle import Flow, Inventory, ReportBundle, ReportEndpoint, build_bundle
+from auditor.sets.ports import PortSet
 
 SMALL = textwrap.dedent("""
     apiVersion: v1
@@ -193,8 +193,9 @@ def test_csv_one_row_per_connection(tmp_path):
     result = run("report", "-f", cluster(tmp_path), "-o", "csv")
     assert result.exit_code == 0
     rows = list(csv.reader(io.StringIO(result.stdout)))
-    assert rows[0] == ["from", "to", "allowed", "unknown", "unknown_reason"]
+    assert rows[0] == ["from", "to", "allowed", "unknown", "unknown_reason", "from_members", "to_members"]
     assert {(r[0], r[1]): r[2] for r in rows[1:]} == EXPECTED_FLOWS
+    assert all((r[5], r[6]) == (r[0], r[1]) for r in rows[1:])  # a pair stands for itself
     assert len(rows) == 1 + len(EXPECTED_FLOWS)
     assert all(r[3] == "" and r[4] == "" for r in rows[1:])  # nothing unknown in SMALL
 

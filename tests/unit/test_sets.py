@@ -7,9 +7,10 @@ import ipaddress
 from hypothesis import given
 from hypothesis import strategies as st
 
-from auditor.engine.addresses import AddressSpace, IpSet, parse_network
-from auditor.engine.intervals import IntervalSet
-from auditor.engine.ports import PortSet, parse_port_text
+from auditor.engine.regions import AddressSpace
+from auditor.sets.addresses import IpSet, parse_network
+from auditor.sets.intervals import IntervalSet
+from auditor.sets.ports import PortSet, parse_port_text
 
 UNIVERSE = range(0, 40)
 ranges = st.lists(st.tuples(st.integers(0, 39), st.integers(0, 39)).map(sorted).map(tuple), max_size=5)

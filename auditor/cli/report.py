@@ -1,4 +1,5 @@
-"""The `report` command (HTML, Markdown, Graphviz dot, CSV). Registers itself on `auditor.cli.main`."""
+"""`netaudit report`: a report to read or share (HTML, Markdown, Graphviz dot, CSV), with drift and the scheduled
+audit's ConfigMap store."""
 
 from __future__ import annotations
 
@@ -7,22 +8,22 @@ from datetime import datetime, timezone
 
 import click
 
-from .cli import (
+from .common import (
     EXIT_FAILED_CHECK,
     InputError,
-    _analyze,
-    _load,
-    _load_one,
-    _object_namespace,
-    _print_alerts,
-    main,
+    analyze_state,
+    findings_in,
+    load_path,
+    load_state,
+    print_alerts,
+    shown_namespaces,
     source_options,
 )
 
 FORMATS = ("html", "markdown", "dot", "csv")
 
 
-@main.command()
+@click.command()
 @source_options
 @click.option("-o", "--output", type=click.Choice(FORMATS), default="html", show_default=True,
               help="html: one self-contained page (summary, findings, filterable matrix, explained flows); "
@@ -40,11 +41,14 @@ FORMATS = ("html", "markdown", "dot", "csv")
               show_default=True,
               help="Exit 1 on findings of this severity or worse: only new ones (absent from the baseline) when "
                    "there is a baseline or store, else all.")
+@click.option("--grouped", is_flag=True,
+              help="Flows between groups of endpoints even when there are few pairs (they are grouped anyway beyond "
+                   "2,000 pairs, so the page stays small at any size).")
 @click.option("--explain-limit", type=click.IntRange(min=0), default=300, show_default=True, metavar="N",
               help="html: explain only the first N flows (each explanation is a tier walk; big clusters have many "
                    "flows).")
 def report(manifests, snapshot, kubeconfig, context, namespaces, all_namespaces, promote_staged, calico_version,
-           quiet, output, level, baseline, store, fail_on, explain_limit):
+           quiet, output, level, baseline, store, fail_on, grouped, explain_limit):
     """A report to read or share: what was read, the findings, who can reach whom, and why.
 
     The report goes to stdout. The HTML page is one file with no network requests at all (inline style and
@@ -60,21 +64,19 @@ def report(manifests, snapshot, kubeconfig, context, namespaces, all_namespaces,
 
     Exit codes: 0 success; 1 --baseline given and some flow is newly allowed; 2 bad usage or unusable input.
     """
-    from .findings import run_checks
-    from .report.bundle import build_bundle
-    state = _load(manifests, snapshot, kubeconfig, context, () if all_namespaces else namespaces)
-    result = _analyze(state, promote_staged, calico_version)
-    shown = () if all_namespaces else tuple(namespaces)
-    findings = run_checks(result)
-    if shown:
-        wanted = set(shown)
-        findings = [f for f in findings if not f.objects or any(_object_namespace(o) in wanted for o in f.objects)]
-    baseline_view = baseline_origin = None
+    from ..findings import run_checks
+    from ..report.bundle import build_bundle
+    shown = shown_namespaces(namespaces, all_namespaces)
+    state = load_state(manifests, snapshot, kubeconfig, context, shown)
+    result = analyze_state(state, promote_staged, calico_version)
+    findings = findings_in(run_checks(result), shown)
+    baseline_origin = None
     baseline_state = None
+    previous = None
     store_target = client = None
     if store:
-        from .sources.live import LiveSourceError, api_client
-        from .sources.store import Store, StoreError, load_previous
+        from ..sources.live import LiveSourceError, api_client
+        from ..sources.store import Store, StoreError, load_previous
         if manifests or snapshot or baseline:
             raise InputError("--store works on the live cluster and replaces --baseline: drop -f/--snapshot/--baseline")
         try:
@@ -85,33 +87,32 @@ def report(manifests, snapshot, kubeconfig, context, namespaces, all_namespaces,
             raise InputError(str(err)) from None
         baseline_origin = f"ConfigMap {store_target.namespace}/{store_target.name} (previous run)"
     elif baseline:
-        baseline_state = _load_one(baseline)
+        baseline_state = load_path(baseline)
         baseline_origin = baseline_state.origin or baseline
     previous_findings = None
     if baseline_state is not None:
-        previous = _analyze(baseline_state, promote_staged, calico_version)
-        baseline_view = previous.matrix_view(level, shown)
+        previous = analyze_state(baseline_state, promote_staged, calico_version)
         previous_findings = {(f.code, f.message) for f in run_checks(previous)}
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    bundle = build_bundle(result, level, shown, baseline_view=baseline_view, baseline_origin=baseline_origin,
-                          explain_limit=explain_limit, findings=findings, generated=generated)
+    bundle = build_bundle(result, level, shown, baseline=previous, baseline_origin=baseline_origin,
+                          explain_limit=explain_limit, findings=findings, generated=generated, grouped=grouped)
     if output == "html":
-        from .report.html import render
+        from ..report.html import render
     elif output == "markdown":
-        from .report.markdown import render
+        from ..report.markdown import render
     elif output == "dot":
-        from .report.dot import render
+        from ..report.dot import render
     else:
-        from .report.csv_report import render
+        from ..report.csv_report import render
     click.echo(render(bundle), nl=False)
-    _print_alerts(result.alerts, quiet)
-    failed = bundle.drift is not None and bool(bundle.drift.newly_allowed)
+    print_alerts(result.alerts, quiet)
+    failed = bundle.drift is not None and bundle.drift.opens
     new_findings = [f for f in findings if previous_findings is None or (f.code, f.message) not in previous_findings]
     if fail_on != "never":
-        from .findings import SEVERITIES
+        from ..findings import SEVERITIES
         failed = failed or any(SEVERITIES.index(f.severity) <= SEVERITIES.index(fail_on) for f in new_findings)
     if store_target is not None:
-        from .sources.store import StoreError, save
+        from ..sources.store import StoreError, save
         try:
             size = save(client, store_target, state)
         except StoreError as err:
@@ -119,9 +120,23 @@ def report(manifests, snapshot, kubeconfig, context, namespaces, all_namespaces,
         drift = bundle.drift
         summary = (f"netaudit: {len(state.pods)} pods, {len(state.policies)} policies; {len(findings)} findings "
                    f"({len(new_findings)} new); ")
-        summary += (f"drift: {len(drift.newly_allowed)} newly allowed, {len(drift.newly_denied)} newly denied"
-                    if drift is not None else "first run: no baseline yet")
+        summary += (f"drift: {drift_counts(drift)}" if drift is not None else "first run: no baseline yet")
         summary += f"; snapshot stored in ConfigMap {store_target.namespace}/{store_target.name} ({size // 1024} KiB)"
         click.echo(summary, err=True)
     if failed:
         sys.exit(EXIT_FAILED_CHECK)
+
+
+def drift_counts(drift) -> str:
+    """'3 newly allowed, 1 newly denied' (pairs), counted from the change blocks without expanding them."""
+    opened = sum(_pairs(b) for b in drift.blocks if b.opened) + sum(len(s.group.members) for s in drift.self_changes
+                                                                     if s.opened)
+    closed = sum(_pairs(b) for b in drift.blocks if b.closed) + sum(len(s.group.members) for s in drift.self_changes
+                                                                    if s.closed)
+    return f"{opened} newly allowed, {closed} newly denied"
+
+
+def _pairs(block) -> int:
+    """Pairs (a, b), a != b, of a change block."""
+    overlap = len(set(block.src.members) & set(block.dst.members))
+    return len(block.src.members) * len(block.dst.members) - overlap

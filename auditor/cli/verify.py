@@ -1,4 +1,4 @@
-"""The `verify` command (probe Pods). Registers itself on `auditor.cli.main`."""
+"""`netaudit verify`: check the prediction against the real dataplane with short-lived probe Pods."""
 
 from __future__ import annotations
 
@@ -6,7 +6,16 @@ import sys
 
 import click
 
-from .cli import EXIT_FAILED_CHECK, EXIT_USAGE, InputError, _analyze, _load, _print_alerts, main, source_options
+from .common import (
+    EXIT_FAILED_CHECK,
+    EXIT_USAGE,
+    InputError,
+    analyze_state,
+    load_state,
+    print_alerts,
+    shown_namespaces,
+    source_options,
+)
 
 
 def _key_values(values, flag: str) -> dict[str, str]:
@@ -39,7 +48,7 @@ def _tolerations(values) -> list[dict]:
     return out
 
 
-@main.command()
+@click.command()
 @source_options
 @click.option("--dry-run", is_flag=True,
               help="Print the plan (and, with -o json, the probe Pod manifests); touch nothing. Works on -f too.")
@@ -100,23 +109,23 @@ def verify(manifests, snapshot, kubeconfig, context, namespaces, all_namespaces,
     2 bad usage, unreachable cluster, an API error, or probe pods that did not start within --timeout;
     130/143 interrupted by SIGINT/SIGTERM (the probe pods were deleted).
     """
-    from .probe import run as probe_run
+    from ..probe import run as probe_run
     if cleanup:
         _cleanup(kubeconfig, context, quiet)
         return
     if not dry_run and (manifests or snapshot):
         raise InputError("verify probes the live cluster: drop -f/--snapshot, or add --dry-run to print the plan")
-    from .dns.settings import dns_settings
-    from .probe.plan import PlanError, PlanOptions, build_plan
-    from .probe.podspec import ProbeSettings, probe_pods
-    from .report import verify as verify_report
+    from ..dns.settings import dns_settings
+    from ..probe.plan import PlanError, PlanOptions, build_plan
+    from ..probe.podspec import ProbeSettings, probe_pods
+    from ..report import verify as verify_report
     settings = ProbeSettings(image=probe_image, timeout=probe_timeout, tries=tries,
                              node_selector=_key_values(node_selector, "--node-selector"),
                              tolerations=_tolerations(tolerations))
-    state = _load(manifests, snapshot, kubeconfig, context)
-    result = _analyze(state, promote_staged, calico_version)
+    state = load_state(manifests, snapshot, kubeconfig, context)
+    result = analyze_state(state, promote_staged, calico_version)
     settings_dns, _ = dns_settings(state)
-    options = PlanOptions(namespaces=() if all_namespaces else tuple(namespaces), source=from_, destination=to,
+    options = PlanOptions(namespaces=shown_namespaces(namespaces, all_namespaces), source=from_, destination=to,
                           max_probes=max_probes, require_running=not manifests,
                           dns_name=f"kubernetes.default.svc.{settings_dns.domain}")
     try:
@@ -130,7 +139,7 @@ def verify(manifests, snapshot, kubeconfig, context, namespaces, all_namespaces,
             click.echo(verify_report.render_plan_json(plan, pods), nl=False)
         else:
             click.echo(verify_report.render_plan_table(plan, pods), nl=False)
-        _print_alerts(result.alerts, quiet)
+        print_alerts(result.alerts, quiet)
         return
     if not pods:
         for reason in plan.skipped:
@@ -138,8 +147,8 @@ def verify(manifests, snapshot, kubeconfig, context, namespaces, all_namespaces,
         raise InputError("nothing to probe: no running pod (without hostNetwork) matches the limits")
 
     outcome = _run(probe_run, plan, pods, run_id, settings, timeout, quiet, kubeconfig, context)
-    from .probe.collect import observations_by_id, parse_log
-    from .probe.compare import compare, displaced_sources
+    from ..probe.collect import observations_by_id, parse_log
+    from ..probe.compare import compare, displaced_sources
     logs = [parse_log(outcome.logs.get(pod["metadata"]["name"], ""), pod["metadata"]["name"]) for pod in pods]
     observations, warnings = observations_by_id(logs)
     warnings = outcome.warnings + warnings
@@ -153,7 +162,7 @@ def verify(manifests, snapshot, kubeconfig, context, namespaces, all_namespaces,
         click.echo(verify_report.render_json(report), nl=False)
     else:
         click.echo(verify_report.render_table(report), nl=False)
-    _print_alerts(result.alerts, quiet)
+    print_alerts(result.alerts, quiet)
     if report.mismatches:
         sys.exit(EXIT_FAILED_CHECK)
     if not observations and any(p.method != "none" for p in plan.probes):
@@ -162,7 +171,7 @@ def verify(manifests, snapshot, kubeconfig, context, namespaces, all_namespaces,
 
 
 def _run(probe_run, plan, pods, run_id, settings, timeout, quiet, kubeconfig, context):
-    from .probe.podspec import active_deadline_for
+    from ..probe.podspec import active_deadline_for
     progress = None if quiet else (lambda text: click.echo(f"netaudit: {text}", err=True))
     try:
         core = probe_run.connect(kubeconfig, context)
@@ -198,8 +207,8 @@ def _region_index(universe):
 
 
 def _cleanup(kubeconfig, context, quiet) -> None:
-    from .probe import run as probe_run
-    from .probe.podspec import PROBE_LABEL
+    from ..probe import run as probe_run
+    from ..probe.podspec import PROBE_LABEL
     try:
         runner = probe_run.ProbeRunner(probe_run.connect(kubeconfig, context))
         deleted, left = runner.delete_matching(f"{PROBE_LABEL}=true", None)
