@@ -12,6 +12,7 @@ help:
 	@echo "make test       the whole suite: unit, conformance, CLI and integration (real kube-apiserver)"
 	@echo "make test-unit  only the fast tests (no kube-apiserver build)"
 	@echo "make apiserver  build kube-apiserver + etcd from Go sources into .cache/bin (cached)"
+	@echo "make calico-node       a local Calico node (Felix in network namespaces, no Docker); calico-node-down"
 	@echo "make lint       static checks"
 
 $(STAMP): pyproject.toml
@@ -24,7 +25,7 @@ install: $(STAMP)
 demo: install
 	$(VENV)/bin/netaudit matrix --manifests examples/shop/
 
-test: install apiserver kind-bin
+test: install apiserver kind-bin calico-felix
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 test-unit: install
@@ -43,12 +44,15 @@ krew-archive: install
 	tar -C build/krew -czf $(KREW_ARCHIVE) kubectl-netaudit
 	@echo "built $(KREW_ARCHIVE): sha256 $$(sha256sum $(KREW_ARCHIVE) | cut -d' ' -f1)"
 
-# System packages some tests use: Chromium (the HTML report, tests/browser) and Graphviz (dot output).
+# System packages some tests use: Chromium (the HTML report, tests/browser), Graphviz (dot output), and for the
+# local Calico node (tests/dataplane) iptables, ipset, conntrack, nftables and busybox.
 # Those tests skip with a clear reason without them; CI installs them (as root).
+TEST_DEB_PACKAGES := chromium graphviz iptables ipset conntrack nftables busybox
+TEST_DEB_COMMANDS := chromium dot iptables-nft-restore ipset conntrack nft busybox
 test-deps:
-	@if command -v chromium >/dev/null && command -v dot >/dev/null; then echo "test-deps: chromium and graphviz present"; \
-	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium graphviz >/dev/null; \
-	else echo "test-deps: run as root, or: sudo apt-get install chromium graphviz"; fi
+	@if for c in $(TEST_DEB_COMMANDS); do command -v $$c >/dev/null || exit 1; done; then echo "test-deps: $(TEST_DEB_PACKAGES) present"; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TEST_DEB_PACKAGES) >/dev/null; \
+	else echo "test-deps: run as root, or: sudo apt-get install $(TEST_DEB_PACKAGES)"; fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info
