@@ -4,6 +4,8 @@ up     start a node in the background (a `serve` process), wait until Felix is r
 down   stop it: SIGTERM to the serve process, which removes everything; then remove whatever a crash left
        (processes it recorded, namespaces with its prefix, the folder)
 serve  run a node in the foreground until SIGTERM or SIGINT
+apply  create the objects of manifests on the running node, each workload (Deployment, ...) as one Pod named
+       after it, since no controller-manager runs (tools/calico_node/manifests.py)
 """
 
 from __future__ import annotations
@@ -146,10 +148,68 @@ def down(d: Path, quiet: bool = False) -> int:
     return 0
 
 
+def _client(kubeconfig: str):
+    """(host, port, ssl context) from the node's admin kubeconfig (certificates inline, as the node writes them)."""
+    import base64
+    import ssl
+    import tempfile
+    import urllib.parse
+    cfg = json.loads(Path(kubeconfig).read_text())
+    cluster, user = cfg["clusters"][0]["cluster"], cfg["users"][0]["user"]
+    ctx = ssl.create_default_context(cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
+    with tempfile.TemporaryDirectory() as tmp:
+        cert, key = Path(tmp, "c.crt"), Path(tmp, "c.key")
+        cert.write_bytes(base64.b64decode(user["client-certificate-data"]))
+        key.write_bytes(base64.b64decode(user["client-key-data"]))
+        ctx.load_cert_chain(str(cert), str(key))
+    url = urllib.parse.urlsplit(cluster["server"])
+    return url.hostname, url.port, ctx
+
+
+def apply(d: Path, paths: list[str]) -> int:
+    import http.client
+
+    from .manifests import RESOURCES, SYSTEM_NAMESPACES, Unsupported, read_manifests, to_node
+    state = _state(d)
+    if not state or not state.get("ready") or not _alive(state.get("daemon_pid")):
+        print("calico-node: not running (make calico-node)", file=sys.stderr)
+        return 2
+    try:
+        case = to_node(read_manifests(paths), "manifests")
+    except (Unsupported, OSError, ValueError) as e:
+        print(f"calico-node: cannot apply: {e}", file=sys.stderr)
+        return 2
+    host, port, ctx = _client(state["kubeconfig"])
+    failed = 0
+    for obj in case.objects:
+        prefix, plural, namespaced = RESOURCES[(obj["apiVersion"], obj["kind"])]
+        meta = obj["metadata"]
+        if obj["kind"] == "Namespace" and meta["name"] in SYSTEM_NAMESPACES:
+            continue
+        path = f"{prefix}/namespaces/{meta['namespace']}/{plural}" if namespaced else f"{prefix}/{plural}"
+        conn = http.client.HTTPSConnection(host, port, context=ctx, timeout=30)
+        conn.request("POST", path, json.dumps(obj), {"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        body = resp.read().decode(errors="replace")
+        conn.close()
+        what = f"{obj['kind'].lower()}/{meta['name']}" + (f" -n {meta['namespace']}" if namespaced else "")
+        if resp.status in (200, 201):
+            print(f"{what} created")
+        elif resp.status == 409:
+            print(f"{what} exists")
+        else:
+            failed += 1
+            print(f"{what}: HTTP {resp.status}: {body[:300]}", file=sys.stderr)
+    for note in case.notes:
+        print(f"  ({note})")
+    return 1 if failed else 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.calico_node", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=("up", "down", "serve"))
+    parser.add_argument("command", choices=("up", "down", "serve", "apply"))
+    parser.add_argument("paths", nargs="*", help="apply: manifest files or folders")
     parser.add_argument("--dir", default=".cache/calico-node", help="state folder (kubeconfig, logs, data)")
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds `up` waits for the node")
     args = parser.parse_args(argv)
@@ -158,6 +218,8 @@ def main(argv=None) -> int:
         return serve(d)
     if args.command == "up":
         return up(d, args.timeout)
+    if args.command == "apply":
+        return apply(d, args.paths)
     return down(d)
 
 
