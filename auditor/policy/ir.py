@@ -304,7 +304,14 @@ class Policy:
 
     @property
     def sort_key(self) -> tuple:
-        return (self.order is None, self.order if self.order is not None else 0.0, self.name or str(self.ref))
+        """Order, then Felix's key name: `<namespace>/<name>` for a namespaced policy (Kubernetes NetworkPolicies
+        included), `<name>` for a global one (libcalico-go syncersv1/updateprocessors/networkpolicyprocessor.go,
+        convertNetworkPolicyV2ToV1Key; felix/calc/policy_sorter.go, PolKVLess). So at equal order a policy of
+        namespace `zoo` runs after a global `default.deny`, and one of namespace `app` before it."""
+        name = self.name or str(self.ref)
+        if self.name and self.ref.namespace:
+            name = f"{self.ref.namespace}/{name}"
+        return (self.order is None, self.order if self.order is not None else 0.0, name)
 
     def label(self) -> str:
         return str(self.ref)
