@@ -29,8 +29,8 @@ calico-node: a local Calico node is running ({felix}; started in {secs}s)
   kubeconfig: {kubeconfig}  (API server {server}, relayed from the node's network namespace)
 
   export KUBECONFIG={kubeconfig}
-  kubectl get nodes,pods -A                     # if kubectl is installed
-  kubectl apply -f examples/shop/               # pods are scheduled and wired by the node agent
+  .venv/bin/python -m tools.calico_node apply examples/shop/  # one Pod per workload (no controller-manager)
+  kubectl get pods -A -o wide                   # pods get scheduled, wired and run by the node agent
   .venv/bin/netaudit matrix                     # netaudit reads the live cluster
   .venv/bin/netaudit verify                     # probe pods check the prediction on Felix's real dataplane
 
@@ -200,8 +200,11 @@ def apply(d: Path, paths: list[str]) -> int:
         else:
             failed += 1
             print(f"{what}: HTTP {resp.status}: {body[:300]}", file=sys.stderr)
-    for note in case.notes:
-        print(f"  ({note})")
+    workloads = sum("from the" in n and "template" in n for n in case.notes)
+    restricted = sum("restricted Pod Security" in n for n in case.notes)
+    if workloads or restricted:
+        print(f"({workloads} workload(s) became one Pod each; {restricted} pod(s) got the restricted Pod Security "
+              "settings their namespace enforces, which do not touch the network)")
     return 1 if failed else 0
 
 
