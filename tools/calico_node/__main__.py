@@ -28,7 +28,7 @@ USAGE = """\
 calico-node: a local Calico node is running ({felix}; started in {secs}s)
   kubeconfig: {kubeconfig}  (API server {server}, relayed from the node's network namespace)
 
-  export KUBECONFIG={kubeconfig}
+  export KUBECONFIG={export}
   .venv/bin/python -m tools.calico_node apply examples/shop/  # one Pod per workload (no controller-manager)
   kubectl get pods -A -o wide                   # pods get scheduled, wired and run by the node agent
   .venv/bin/netaudit matrix                     # netaudit reads the live cluster
@@ -81,10 +81,20 @@ def serve(d: Path) -> int:
     return 0
 
 
+def _shown(state: dict) -> dict:
+    """The state with the kubeconfig path relative to the current folder when it is inside it."""
+    path = Path(state.get("kubeconfig", ""))
+    try:
+        relative = str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return dict(state, export=str(path))
+    return dict(state, kubeconfig=relative, export=f"$PWD/{relative}")
+
+
 def up(d: Path, timeout: float) -> int:
     state = _state(d)
     if state and state.get("ready") and _alive(state.get("daemon_pid")):
-        print(USAGE.format(felix=state.get("felix_version"), secs=state.get("started_in"), **state))
+        print(USAGE.format(felix=state.get("felix_version"), secs=state.get("started_in"), **_shown(state)))
         return 0
     if state:
         down(d, quiet=True)
@@ -102,7 +112,7 @@ def up(d: Path, timeout: float) -> int:
     while time.monotonic() < deadline:
         state = _state(d)
         if state and state.get("ready"):
-            print(USAGE.format(felix=state.get("felix_version"), secs=state.get("started_in"), **state))
+            print(USAGE.format(felix=state.get("felix_version"), secs=state.get("started_in"), **_shown(state)))
             return 0
         if proc.poll() is not None:
             break
