@@ -240,9 +240,9 @@ class NodeAgent:
             if wanted in used:
                 raise RuntimeError(f"{IP_ANNOTATION} asks for {wanted}, which another pod on the node has")
             return wanted
-        for host in self.pool.hosts():
+        for n, host in enumerate(self.pool.hosts()):
             text = str(host)
-            if text not in used and not text.endswith(".0") and host != next(self.pool.hosts()):
+            if n and text not in used and not text.endswith(".0"):  # n: the pool's first address stays free
                 return text
         raise RuntimeError(f"the IPPool {self.pool} is exhausted")
 
