@@ -77,6 +77,13 @@ def pytest_terminal_summary(terminalreporter):
                   f"{SUMMARY['seconds']:.1f}s in the differential cases")
     for line in SUMMARY["unstable"]:
         tr.write_line(f"unstable (did not repeat): {line}")
+    offline = SUMMARY.get("offline", {})
+    differing = {name: lines for name, lines in offline.items() if lines}
+    if offline:
+        tr.write_line(f"netaudit on the cases as written (offline) vs Felix: {len(offline)} cases compared, "
+                      f"{len(differing)} differ")
+        for name, lines in sorted(differing.items()):
+            tr.write_line(f"  {name}: {len(lines)} probes, e.g. {lines[0]}")
     if os.environ.get(REPORT_ENV):
         Path(os.environ[REPORT_ENV]).write_text(json.dumps(SUMMARY, indent=1) + "\n")
 

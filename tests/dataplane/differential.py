@@ -60,6 +60,7 @@ class CaseResult:
     ports: list[int]
     protocols: list[str]
     unstable: list[str] = field(default_factory=list)  # mismatches that did not repeat
+    offline: list[str] = field(default_factory=list)  # netaudit on the case as written vs Felix, where they differ
 
     @property
     def mismatches(self) -> list[Outcome]:
@@ -179,10 +180,10 @@ def choose(case: NodeCase, raw_case: dict, pod_ips: dict[str, str], sctp: bool) 
 
 # ---------------------------------------------------------------------------------------------------- prediction
 class Prediction:
-    """netaudit's matrix for the live cluster, flow by flow."""
+    """netaudit's matrix, flow by flow: for the live cluster (kubeconfig), or for the case as written (a state)."""
 
-    def __init__(self, kubeconfig: str):
-        state = netaudit.load(kubeconfig=kubeconfig)
+    def __init__(self, kubeconfig: str | None = None, state=None):
+        state = state if state is not None else netaudit.load(kubeconfig=kubeconfig)
         self.analysis = netaudit.analyze(state)
         view = self.analysis.matrix_view("pod")
         self.by_pair = {(c.src, c.dst): c for c in view.connections}
@@ -206,7 +207,8 @@ class Prediction:
 
 
 # ---------------------------------------------------------------------------------------------------- one case
-def run_case(node, case: NodeCase, raw_case: dict, pod_ips: dict[str, str], sctp: bool) -> CaseResult:
+def run_case(node, case: NodeCase, raw_case: dict, pod_ips: dict[str, str], sctp: bool, offline_state=None
+             ) -> CaseResult:
     ports, externals, protocols = choose(case, raw_case, pod_ips, sctp)
     for ip in externals:
         node.add_external(ip)
@@ -242,4 +244,10 @@ def run_case(node, case: NodeCase, raw_case: dict, pod_ips: dict[str, str], sctp
             if any((r in OPEN) != o.open for r in o.confirmed):
                 result.unstable.append(o.describe())
                 o.observed = o.confirmed[-1]  # the settled answer
+    if offline_state is not None:
+        written = Prediction(state=offline_state)
+        for o in outcomes:
+            verdict = written.verdict(o.flow)
+            if verdict != "unknown" and not o.observed.startswith("error") and (verdict == "allowed") != o.open:
+                result.offline.append(f"{o.flow}: netaudit on the manifests {verdict}, Felix {o.observed}")
     return result

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from auditor.sources.manifests import build_state
+
 from . import probe
 from .cluster import Unsupported, load_case, to_node
 from .conftest import SUMMARY, Timer
@@ -32,6 +34,19 @@ KNOWN_DIFFERENCES = {
 }
 
 
+def _offline_state(raw: dict, case, pod_ips: dict[str, str]):
+    """The case as written, read offline like the conformance test does, when the node runs it as written: every
+    pod at its written IPv4 address (no workload stand-ins, no pods without an address)."""
+    if "objects" not in raw:
+        return None
+    docs = [d for d in raw["objects"] if isinstance(d, dict)]
+    written = {f"{d['metadata'].get('namespace', 'default')}/{d['metadata']['name']}": (d.get("status") or {})
+               .get("podIP") for d in docs if d.get("kind") == "Pod"}
+    if set(written) != set(pod_ips) or any(written[p] != pod_ips[p] for p in pod_ips):
+        return None
+    return build_state([(d, f"case#{i}") for i, d in enumerate(docs)])
+
+
 def _param(path: Path):
     reason = KNOWN_DIFFERENCES.get(path.stem)
     marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
@@ -48,12 +63,14 @@ def test_case_matches_felix(path: Path, calico_node, applier):
     with Timer():
         applier.apply(case)
         pod_ips = applier.wait_ready(case)
-        result = run_case(calico_node, case, raw, pod_ips, sctp=SCTP_MISSING is None)
+        result = run_case(calico_node, case, raw, pod_ips, sctp=SCTP_MISSING is None,
+                          offline_state=_offline_state(raw, case, pod_ips))
     SUMMARY["cases"] += 1
     SUMMARY["probes"] += len(result.outcomes)
     SUMMARY["per_case"][case.name] = {"probes": len(result.outcomes), "counts": result.counts(),
                                       "externals": result.externals, "ports": result.ports}
     SUMMARY["unstable"].extend(f"{case.name}: {u}" for u in result.unstable)
+    SUMMARY.setdefault("offline", {})[case.name] = result.offline
     assert result.outcomes, "no flow was probed"
     bad = result.mismatches
     assert not bad, (f"{case.name}: {len(bad)} of {len(result.outcomes)} probes differ between netaudit and Felix:\n  "
