@@ -63,14 +63,15 @@ def test_case_matches_felix(path: Path, calico_node, applier):
     with Timer():
         applier.apply(case)
         pod_ips = applier.wait_ready(case)
-        result = run_case(calico_node, case, raw, pod_ips, sctp=SCTP_MISSING is None,
-                          offline_state=_offline_state(raw, case, pod_ips))
+        offline = _offline_state(raw, case, pod_ips)
+        result = run_case(calico_node, case, raw, pod_ips, sctp=SCTP_MISSING is None, offline_state=offline)
     SUMMARY["cases"] += 1
     SUMMARY["probes"] += len(result.outcomes)
     SUMMARY["per_case"][case.name] = {"probes": len(result.outcomes), "counts": result.counts(),
                                       "externals": result.externals, "ports": result.ports}
     SUMMARY["unstable"].extend(f"{case.name}: {u}" for u in result.unstable)
-    SUMMARY.setdefault("offline", {})[case.name] = result.offline
+    if offline is not None:
+        SUMMARY.setdefault("offline", {})[case.name] = result.offline
     assert result.outcomes, "no flow was probed"
     bad = result.mismatches
     assert not bad, (f"{case.name}: {len(bad)} of {len(result.outcomes)} probes differ between netaudit and Felix:\n  "
