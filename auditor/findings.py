@@ -165,8 +165,8 @@ def check_named_ports(analysis) -> list[Finding]:
 
 
 def check_ipblocks(analysis) -> list[Finding]:
-    """ipBlocks that cover pod or Service addresses: in Calico they also match those pods (SEMANTICS.md A7), and
-    a Service CIDR allow does nothing because policy sees traffic after DNAT (A12)."""
+    """ipBlocks that cover pod or Service addresses: in Calico they also match those pods (docs/semantics.md
+    K8S-A7), and a Service CIDR allow does nothing because policy sees traffic after DNAT (SVC-S1)."""
     pod_ips = IpSet.of(*[f"{ip}/{32 if ':' not in ip else 128}" for p in analysis.state.pods for ip in p.ips
                          if not p.host_network])
     service_ips = IpSet.of(*[f"{ip}/{32 if ':' not in ip else 128}" for s in analysis.state.services
@@ -244,8 +244,8 @@ ALERT_HINTS = {
 
 
 def check_policy_api_support(analysis) -> list[Finding]:
-    """What the cluster's Calico enforces differently from the policy as written (SEMANTICS.md B), said as
-    findings whether or not the Calico version is known."""
+    """What the cluster's Calico enforces differently from the policy as written (docs/semantics.md
+    ADM-V1..ADM-V4), said as findings whether or not the Calico version is known."""
     from .policy.admin import parse_version
     out = [_f(ALERT_FINDINGS[a.code], a.message, [a.object], ALERT_HINTS[ALERT_FINDINGS[a.code]])
            for a in analysis.alerts if a.code in ALERT_FINDINGS]
