@@ -107,3 +107,13 @@ def test_no_reference_to_the_external_semantics_file():
             if any(word in line for word in GONE):
                 hits.append(f"{path.relative_to(REPO)}:{number}: {line.strip()[:100]}")
     assert not hits, "references to a file outside the repo:\n" + "\n".join(hits)
+
+
+def test_readme_states_the_real_number_of_conformance_cases():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    stated = re.search(r"`tests/conformance/`: (\d+) small named clusters", readme)
+    assert stated, "README no longer says how many conformance cases there are"
+    assert int(stated.group(1)) == len(CASE_FILES)
+    marked = sum(1 for p in CASE_FILES if yaml.safe_load(p.read_text(encoding="utf-8")).get("xfail"))
+    said = re.search(r"(\d+) of them are marked `xfail`", readme)
+    assert (int(said.group(1)) if said else 0) == marked
