@@ -1,9 +1,9 @@
 """Verdicts per direction and the class-level connectivity matrix. Pure functions of (Universe, PolicySet).
 
-The walk (DESIGN.md, SEMANTICS.md C6), per endpoint and direction: tiers in order; in a tier the first matching
-rule of the applicable policies decides (Allow/Deny end, Pass jumps to the next tier, Log continues); a tier that
-selected the endpoint but matched no rule applies its default action; no applicable tier, or a Pass out of the last
-one, is allowed (Calico's namespace profile).
+The walk (DESIGN.md, docs/semantics.md CAL-C10), per endpoint and direction: tiers in order; in a tier the
+first matching rule of the applicable policies decides (Allow/Deny end, Pass jumps to the next tier, Log
+continues); a tier that selected the endpoint but matched no rule applies its default action; no applicable tier, or
+a Pass out of the last one, is allowed (Calico's namespace profile).
 
 Two things make it exact and cheap:
 - Ports are sets. A tier is walked *backwards* over its rules, keeping for every port the outcome it would get:
@@ -411,7 +411,7 @@ def class_matrix(universe: Universe, policies: PolicySet, *, include_staged: boo
     ingress = direction_verdicts(evaluator, INGRESS)
     external = universe.all_mask & ~universe.pod_mask
     if external:
-        # Outside the cluster nothing filters: only the cluster side of a flow is judged (SEMANTICS.md A13).
+        # Outside the cluster nothing filters: only the cluster side of a flow is judged (docs/semantics.md K8S-A13).
         open_all = [PeerVerdict(universe.pod_mask, ALL, NONE)]
         egress.append(DirectionVerdict(EGRESS, external, open_all))
         ingress.append(DirectionVerdict(INGRESS, external, open_all))
