@@ -1,6 +1,6 @@
 """Connectivity the way applications use it: through Services.
 
-Policy sees a Service connection after DNAT, on the backend pod and its target port (SEMANTICS.md A12), so a
+Policy sees a Service connection after DNAT, on the backend pod and its target port (docs/semantics.md SVC-S1), so a
 client reaches a Service port through a backend exactly when the pod-level matrix allows client -> backend on the
 backend's target port. This module finds each Service's backends and target ports and summarizes, for every client
 and Service port, whether all, some or none of the backends are reachable.

@@ -82,8 +82,8 @@ def check_rules_ignored(analysis) -> list[Finding]:
 
 
 def check_ipblocks(analysis) -> list[Finding]:
-    """ipBlocks that cover pod or Service addresses: in Calico they also match those pods (SEMANTICS.md A7), and
-    a Service CIDR allow does nothing because policy sees traffic after DNAT (A12)."""
+    """ipBlocks that cover pod or Service addresses: in Calico they also match those pods (docs/semantics.md
+    K8S-A7), and a Service CIDR allow does nothing because policy sees traffic after DNAT (SVC-S1)."""
     pod_ips = IpSet.of(*[f"{ip}/{32 if ':' not in ip else 128}" for p in analysis.state.pods for ip in p.ips
                          if not p.host_network])
     service_ips = IpSet.of(*[f"{ip}/{32 if ':' not in ip else 128}" for s in analysis.state.services
