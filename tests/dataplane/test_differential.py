@@ -1,7 +1,7 @@
 """The differential suite: every conformance case this Calico can take, applied to the local Calico node; real
 probes between its pods (and an outside namespace) compared with netaudit's live matrix from the same API server.
 
-A difference is a bug on one side: netaudit's model, or Felix departing from SEMANTICS.md. Cases Felix v3.28
+A difference is a bug on one side: netaudit's model, or Felix departing from docs/semantics.md. Cases Felix v3.28
 cannot take (tiers, staged and admin policies, host endpoints, host-network pods) are skipped with the reason.
 """
 
@@ -25,9 +25,9 @@ SCTP_MISSING = probe.sctp_available()
 # Differences found, with the evidence; strict, so a fix on either side shows up as XPASS.
 KNOWN_DIFFERENCES = {
     "service-accounts-long-name": (
-        "netaudit (SEMANTICS C2) drops the projectcalico.org/serviceaccount label for service account names of 63+ "
-        "characters, but Felix v3.28 matches serviceAccounts.names for them: the syncer sets the label from "
-        "spec.serviceAccountName whatever its length (libcalico-go/lib/backend/syncersv1/updateprocessors/"
+        "netaudit (docs/semantics.md CAL-C4) drops the projectcalico.org/serviceaccount label for service account "
+        "names of 63+ characters, but Felix v3.28 matches serviceAccounts.names for them: the syncer sets the label "
+        "from spec.serviceAccountName whatever its length (libcalico-go/lib/backend/syncersv1/updateprocessors/"
         "workloadendpointprocessor.go, 'See https://github.com/projectcalico/calico/issues/4529'); only the label on "
         "the stored WorkloadEndpoint (k8s/conversion/workload_endpoint_default.go) has the < 63 check. Observed: "
         "app/job63 -> app/db 5432/TCP refused (allowed), predicted denied."),

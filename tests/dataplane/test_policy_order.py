@@ -87,7 +87,8 @@ MANIFEST_XFAIL = {
         "from projectcalico.org/v3 manifests netaudit sorts the policy by its written name `zz-deny`, after "
         "`knp.default.allow`; calicoctl v3.28 stores it as `default.zz-deny` (libcalico-go/lib/clientv3/"
         "globalnetworkpolicy.go, convertPolicyNameForStorage), which Felix runs first (the dataplane test above "
-        "shows the deny). SEMANTICS C1 dates the prefix v3.29-v3.31; this v3.28 source has it too."),
+        "shows the deny). docs/semantics.md CAL-C1 has a tier prefix only outside the default tier, from v3.29; "
+        "this v3.28 source prefixes the default tier too."),
 }
 
 
