@@ -11,7 +11,7 @@ import yaml
 from tools.calico_node.manifests import RESOURCES, SYSTEM_NAMESPACES, NodeCase, Unsupported
 from tools.calico_node.manifests import to_node as _to_node
 
-__all__ = ["Applier", "NodeCase", "Unsupported", "load_case", "to_node"]
+__all__ = ["Applier", "NodeCase", "Rejected", "Unsupported", "load_case", "to_node"]
 
 
 def load_case(path: Path) -> dict:
@@ -28,6 +28,10 @@ def case_documents(case: dict, path: Path) -> list[dict]:
 
 def to_node(case: dict, path: Path) -> NodeCase:
     return _to_node(case_documents(case, path), case.get("name") or path.stem)
+
+
+class Rejected(Unsupported):
+    """The API server refused an object of the case (validation): no cluster can hold the case as written."""
 
 
 class Applier:
@@ -48,6 +52,9 @@ class Applier:
                 self._relabel(meta["name"], meta.get("labels") or {})
                 continue
             status, body = self.node.request("POST", base, obj)
+            if status in (400, 422):  # the object cannot exist in a real cluster
+                message = body.get("message") if isinstance(body, dict) else body
+                raise Rejected(f"the API server refuses {kind} {meta.get('namespace', '')}/{meta['name']}: {message}")
             if status not in (200, 201):
                 raise AssertionError(f"{case.name}: creating {kind} {meta.get('namespace', '')}/{meta['name']}: "
                                      f"HTTP {status}: {body}")

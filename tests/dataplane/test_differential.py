@@ -14,7 +14,7 @@ import pytest
 from auditor.sources.manifests import build_state
 
 from . import probe
-from .cluster import Unsupported, load_case, to_node
+from .cluster import Rejected, Unsupported, load_case, to_node
 from .conftest import SUMMARY, Timer
 from .differential import run_case
 
@@ -50,6 +50,9 @@ def _offline_state(raw: dict, case, pod_ips: dict[str, str]):
 def _param(path: Path):
     reason = KNOWN_DIFFERENCES.get(path.stem)
     marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
+    recorded = load_case(path).get("xfail")
+    if recorded and not reason:  # a netaudit bug the case records; the probed flows may or may not meet it
+        marks = [pytest.mark.xfail(reason=f"the case records a netaudit bug: {recorded}", strict=False)]
     return pytest.param(path, marks=marks, id=f"{path.parent.name}/{path.stem}")
 
 
@@ -61,7 +64,10 @@ def test_case_matches_felix(path: Path, calico_node, applier):
     except Unsupported as e:
         pytest.skip(f"Calico v3.28 node: {e}")
     with Timer():
-        applier.apply(case)
+        try:
+            applier.apply(case)
+        except Rejected as e:
+            pytest.skip(str(e))
         pod_ips = applier.wait_ready(case)
         offline = _offline_state(raw, case, pod_ips)
         result = run_case(calico_node, case, raw, pod_ips, sctp=SCTP_MISSING is None, offline_state=offline)
