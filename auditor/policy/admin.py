@@ -198,12 +198,10 @@ def _rule(obj: PolicyObject, direction: str, index: int, raw: object, actions: d
             fail_closed = True
             continue
         options.append(matcher)
-    if fail_closed and action is Action.PASS and version is not None and obj.kind == "AdminNetworkPolicy":
-        # Calico's ANP converter (v3.29-v3.31) drops a Pass rule it cannot convert (its adminnetworkpolicy tests);
-        # only a Deny becomes deny-all there. The v3.32 ClusterNetworkPolicy converter follows the API.
-        return Rule(action, NOTHING, index=index, text=text + " (not converted by Calico: dropped)")
     if fail_closed and action is not Action.ALLOW:
-        # The API (and Calico's converter): a Deny/Pass rule with a peer it cannot understand denies everything.
+        # The API, and Calico's converters: a Deny or Pass rule with a peer it cannot understand becomes deny-all
+        # (k8sANPHandleFailedRules tests Deny || Pass at every tag v3.29.0..v3.31.7, k8sClusterNetPolHandleFailedRules
+        # likewise in v3.32; docs/semantics.md ADM-B7, ADM-V3).
         return Rule(Action.DENY, ANY, index=index, text=text + " (fail closed: deny all)")
     peer_matcher = options[0] if len(options) == 1 else AnyOf(tuple(options)) if options else NOTHING
 
