@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Mapping
 
-from ..model import Alert, PolicyObject
+from ..model import NAMESPACE_NAME_LABEL, Alert, PolicyObject
 from ..sets.addresses import IpSet, parse_network
 from ..sets.ports import ICMP, ICMPV6, PORT_PROTOCOLS, PortSet, canonical_protocol, protocol_number_set
 from .ir import (
@@ -41,6 +41,8 @@ from .ir import (
     Tier,
     Tri,
     UnknownEndpoint,
+    tri_and,
+    tri_or,
 )
 from .kubernetes import InvalidField, Translation, translate_network_policy
 from .selector import SelectorSyntaxError, parse
@@ -62,6 +64,7 @@ class Identity:
     namespace_labels: Mapping[str, str] = field(default_factory=dict)
     service_account: str | None = None
     service_account_labels: Mapping[str, str] = field(default_factory=dict)
+    namespace_labels_known: bool = True  # False: no Namespace object was read, only the name is sure (NA-M1)
 
 
 @dataclass(frozen=True)
@@ -71,13 +74,13 @@ class NetworkSetInfo:
     labels: Mapping[str, str]
     addresses: IpSet = field(compare=False, hash=False, default_factory=IpSet)
 
-    def identity(self, namespace_labels: Mapping[str, str]) -> Identity:
+    def identity(self, namespace_labels: Mapping[str, str], labels_known: bool = True) -> Identity:
         labels = dict(self.labels)
         if self.namespace is not None:
             labels["projectcalico.org/namespace"] = self.namespace
             # Namespaced network sets carry the namespace profile, so they inherit its pcns.* labels.
             labels.update(_prefixed("pcns.", namespace_labels, self.namespace))
-        return Identity(labels, self.namespace, namespace_labels)
+        return Identity(labels, self.namespace, namespace_labels, namespace_labels_known=labels_known)
 
 
 def _prefixed(prefix: str, labels: Mapping[str, str], name: str) -> dict[str, str]:
@@ -98,11 +101,13 @@ def workload_identity(ep: EndpointInfo) -> Identity | None:
     labels.update(_prefixed("pcns.", ep.namespace_labels, ep.namespace))
     if ep.service_account:
         labels.update(_prefixed("pcsa.", ep.service_account_labels, ep.service_account))
-    return Identity(labels, ep.namespace, ep.namespace_labels, ep.service_account, ep.service_account_labels)
+    return Identity(labels, ep.namespace, ep.namespace_labels, ep.service_account, ep.service_account_labels,
+                    ep.namespace_labels_known)
 
 
 def identities(ep: EndpointInfo, network_sets: tuple[NetworkSetInfo, ...],
-               namespace_labels: Mapping[str, Mapping[str, str]]) -> tuple[Identity, ...]:
+               namespace_labels: Mapping[str, Mapping[str, str]],
+               unread_namespaces: frozenset[str] = frozenset()) -> tuple[Identity, ...]:
     """Everything an endpoint's address belongs to: its own workload endpoint and the network sets covering it."""
     found = []
     own = workload_identity(ep)
@@ -110,7 +115,11 @@ def identities(ep: EndpointInfo, network_sets: tuple[NetworkSetInfo, ...],
         found.append(own)
     for ns in network_sets:
         if ep.addresses and (ep.addresses & ns.addresses):
-            found.append(ns.identity(namespace_labels.get(ns.namespace, {}) if ns.namespace else {}))
+            if ns.namespace:
+                found.append(ns.identity(namespace_labels.get(ns.namespace, {}),
+                                         ns.namespace in namespace_labels and ns.namespace not in unread_namespaces))
+            else:
+                found.append(ns.identity({}))
     return tuple(found)
 
 
@@ -119,6 +128,28 @@ def _holds(selector, labels: Mapping[str, str]) -> bool:
     namespaceSelector, where Calico rewrites them to has(projectcalico.org/namespace) before parsing: see
     _parse_ns_selector.)"""
     return selector.evaluate(labels, namespaced=False)
+
+
+# Namespace labels that are known even when no Namespace object was read: the name, as Calico and the API server
+# set it (CAL-C4, K8S-A14). Every other namespace label may be absent or hold any value (NA-M1).
+_NAME_KEYS = frozenset(["projectcalico.org/name", "projectcalico.org/namespace", NAMESPACE_NAME_LABEL])
+_PCNS_NAME_KEYS = frozenset("pcns." + k for k in _NAME_KEYS)
+NAMESPACE_LABELS_UNKNOWN = "namespace labels unknown: no Namespace object was read for some namespace"
+
+
+def _unread_namespace_label(key: str) -> bool:
+    return key not in _NAME_KEYS
+
+
+def _unread_pcns_label(key: str) -> bool:
+    return key.startswith("pcns.") and key not in _PCNS_NAME_KEYS
+
+
+def _holds_tri(selector, labels: Mapping[str, str], labels_known: bool, unknown) -> Tri:
+    """`_holds`, when the namespace labels behind `labels` may not have been read: None where they could decide."""
+    if labels_known:
+        return selector.evaluate(labels, namespaced=False)
+    return selector.evaluate_unknown(labels, unknown, namespaced=False)
 
 
 # --- matchers -----------------------------------------------------------------------------------------------
@@ -159,15 +190,26 @@ class CalicoEntity:
                 keys |= sel.label_keys
         return frozenset(keys)
 
-    def _identity_matches(self, ident: Identity) -> bool:
+    @property
+    def unknown_reasons(self) -> frozenset[str]:
+        if self.namespace_selector is not None or any(
+                sel is not None and any(_unread_pcns_label(k) for k in sel.label_keys)
+                for sel in (self.selector, self.not_selector)):
+            return frozenset([NAMESPACE_LABELS_UNKNOWN])
+        return frozenset()
+
+    def _identity_matches(self, ident: Identity) -> Tri:
         if self.namespace is not None and ident.namespace != self.namespace:
             return False
+        result: Tri = True
         if self.namespace_selector is not None:
             ns_labels = dict(ident.namespace_labels)
             if ident.namespace is not None:
                 ns_labels["projectcalico.org/name"] = ident.namespace
                 ns_labels["projectcalico.org/namespace"] = ident.namespace
-            if not _holds(self.namespace_selector, ns_labels):
+            result = _holds_tri(self.namespace_selector, ns_labels, ident.namespace_labels_known,
+                                _unread_namespace_label)
+            if result is False:
                 return False
         if self.sa_selector is not None or self.sa_names is not None:
             if ident.service_account is None:
@@ -181,9 +223,10 @@ class CalicoEntity:
                 label = ident.labels.get("projectcalico.org/serviceaccount")
                 if label is None or label not in self.sa_names:
                     return False
-        if self.selector is not None and not _holds(self.selector, ident.labels):
-            return False
-        return True
+        if self.selector is not None:
+            result = tri_and(result, _holds_tri(self.selector, ident.labels, ident.namespace_labels_known,
+                                                _unread_pcns_label))
+        return result
 
     def match(self, ep: EndpointInfo) -> Tri:
         if self.ip_version is not None and not _has_version(ep.addresses, self.ip_version):
@@ -195,12 +238,25 @@ class CalicoEntity:
         if not self.uses_identity and self.not_selector is None:
             return True
         ids = self.context.identities(ep)
-        if self.uses_identity and not any(self._identity_matches(i) for i in ids):
-            return False
-        if self.not_selector is not None and any(
-                _holds(self.not_selector, i.labels) for i in ids):
-            return False
-        return True
+        result: Tri = True
+        if self.uses_identity:
+            # The address matches when one of the things it belongs to matches.
+            result = False
+            for ident in ids:
+                result = tri_or(result, self._identity_matches(ident))
+                if result is True:
+                    break
+            if result is False:
+                return False
+        if self.not_selector is not None:
+            for ident in ids:
+                excluded = _holds_tri(self.not_selector, ident.labels, ident.namespace_labels_known,
+                                      _unread_pcns_label)
+                if excluded is True:
+                    return False
+                if excluded is None:
+                    result = None
+        return result
 
     def describe(self) -> str:
         return self.text or "any"
@@ -223,24 +279,34 @@ class CalicoPolicySelection:
     def pod_label_keys(self) -> frozenset[str]:
         return self.selector.label_keys
 
+    @property
+    def unknown_reasons(self) -> frozenset[str]:
+        if self.namespace_selector is not None or any(_unread_pcns_label(k) for k in self.selector.label_keys):
+            return frozenset([NAMESPACE_LABELS_UNKNOWN])
+        return frozenset()
+
     def match(self, ep: EndpointInfo) -> Tri:
         ident = workload_identity(ep)
         if ident is None:
             return False
         if self.namespace is not None and ep.namespace != self.namespace:
             return False
+        result: Tri = True
         if self.namespace_selector is not None:
             ns_labels = dict(ep.namespace_labels)
             ns_labels["projectcalico.org/name"] = ep.namespace
             ns_labels["projectcalico.org/namespace"] = ep.namespace
-            if not _holds(self.namespace_selector, ns_labels):
+            result = _holds_tri(self.namespace_selector, ns_labels, ep.namespace_labels_known,
+                                _unread_namespace_label)
+            if result is False:
                 return False
         if self.sa_selector is not None:
             sa_labels = dict(ep.service_account_labels)
             sa_labels["projectcalico.org/name"] = ep.service_account
             if not _holds(self.sa_selector, sa_labels):
                 return False
-        return _holds(self.selector, ident.labels)
+        return tri_and(result, _holds_tri(self.selector, ident.labels, ep.namespace_labels_known,
+                                          _unread_pcns_label))
 
     def describe(self) -> str:
         parts = [str(self.selector)]
@@ -264,12 +330,13 @@ class CalicoContext:
 
     network_sets: tuple[NetworkSetInfo, ...] = ()
     namespace_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    unread_namespaces: frozenset[str] = frozenset()  # namespaces whose labels were never read (NA-M1)
     _identities: dict = field(default_factory=dict, repr=False)
 
     def identities(self, ep: EndpointInfo) -> tuple[Identity, ...]:
         found = self._identities.get(ep.key)
         if found is None:
-            found = identities(ep, self.network_sets, self.namespace_labels)
+            found = identities(ep, self.network_sets, self.namespace_labels, self.unread_namespaces)
             self._identities[ep.key] = found
         return found
 

@@ -61,7 +61,8 @@ def translate(state: ClusterState, options: TranslateOptions = TranslateOptions(
             alerts.append(Alert("invalid-object", f"{obj.ref.located()}: could not be read ({type(err).__name__}: "
                                 f"{err}); skipped: rules that select it by its labels cannot see its addresses",
                                 str(obj.ref), "error"))
-    ctx = CalicoContext(tuple(network_sets), {name: dict(ns.labels) for name, ns in state.namespaces.items()})
+    ctx = CalicoContext(tuple(network_sets), {name: dict(ns.labels) for name, ns in state.namespaces.items()},
+                        frozenset(name for name, ns in state.namespaces.items() if not ns.labels_known))
 
     enforced: list[Policy] = []
     staged: list[tuple[PolicyObject, Policy | None]] = []
