@@ -429,7 +429,7 @@ def translate_calico_policy(obj: PolicyObject, ctx: CalicoContext) -> Translatio
         selection = CalicoPolicySelection(selector, namespace, ns_selector, sa_selector)
     except InvalidField as err:
         reason = problem(err.field, err.message)
-        out.policy = _unknown_policy(obj, namespace, reason, staged, tier)
+        out.policy = _unknown_policy(obj, namespace, reason, staged, tier, order)
         return out
 
     ingress_raw, egress_raw = spec.get("ingress"), spec.get("egress")
@@ -449,7 +449,7 @@ def translate_calico_policy(obj: PolicyObject, ctx: CalicoContext) -> Translatio
         types = ["Egress"] if egress_raw and not ingress_raw else ["Ingress"] + (["Egress"] if egress_raw else [])
     if not isinstance(types, list) or any(t not in ("Ingress", "Egress") for t in types):
         reason = problem("spec.types", f"{types!r} must list Ingress and/or Egress")
-        out.policy = _unknown_policy(obj, namespace, reason, staged, tier)
+        out.policy = _unknown_policy(obj, namespace, reason, staged, tier, order)
         return out
 
     def rules_for(direction: str, raw: object) -> tuple[Rule, ...] | None:
@@ -695,10 +695,12 @@ def _with_version(entity: CalicoEntity, version: int) -> CalicoEntity:
 
 
 def _unknown_policy(obj: PolicyObject, namespace: str | None, reason: str, staged: bool,
-                    tier: str = DEFAULT_TIER.name) -> Policy:
+                    tier: str = DEFAULT_TIER.name, order: float | int | None = None) -> Policy:
+    """A policy that may select anything in its scope and may allow or deny anything. It keeps the readable
+    `order` (CAL-C11): where it sorts decides which other policies its maybe-Deny can precede."""
     unknown = UnknownEndpoint(reason)
     scope = CalicoPolicySelection(parse("all()"), namespace)
     rules = (Rule(Action.ALLOW, unknown, index=0, text="(unreadable)"),
              Rule(Action.DENY, unknown, index=1, text="(unreadable)"))
-    return Policy(ref=obj.ref, tier=tier, order=None, selector=AllOf((scope, unknown)), ingress=rules, egress=rules,
-                  name=obj.name, staged=staged)
+    return Policy(ref=obj.ref, tier=tier, order=float(order) if order is not None else None,
+                  selector=AllOf((scope, unknown)), ingress=rules, egress=rules, name=obj.name, staged=staged)
