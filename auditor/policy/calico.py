@@ -416,21 +416,25 @@ def translate_calico_policy(obj: PolicyObject, ctx: CalicoContext) -> Translatio
         out.policy = _unknown_policy(obj, namespace, reason, staged, tier)
         return out
 
-    try:
-        selector = _parse(spec.get("selector"), "spec.selector")
-        ns_selector = sa_selector = None
-        if not namespaced:
-            if spec.get("namespaceSelector"):
-                ns_selector = _parse_ns_selector(spec["namespaceSelector"], "spec.namespaceSelector")
-            if spec.get("serviceAccountSelector"):
-                sa_selector = _parse(spec["serviceAccountSelector"], "spec.serviceAccountSelector")
-        elif spec.get("serviceAccountSelector"):
-            sa_selector = _parse(spec["serviceAccountSelector"], "spec.serviceAccountSelector")
-        selection = CalicoPolicySelection(selector, namespace, ns_selector, sa_selector)
-    except InvalidField as err:
-        reason = problem(err.field, err.message)
-        out.policy = _unknown_policy(obj, namespace, reason, staged, tier, order)
-        return out
+    # The selection is the AND of up to three selectors. One that does not parse makes the selection a maybe, ANDed
+    # with the ones that do; the policy's types and rules are read as usual (they do not depend on it).
+    unreadable: list[str] = []
+
+    def selector_part(key: str, parser):
+        if spec.get(key) is None or spec.get(key) == "":
+            return None
+        try:
+            return parser(spec[key], f"spec.{key}")
+        except InvalidField as err:
+            unreadable.append(problem(err.field, err.message))
+            return None
+
+    selector = selector_part("selector", _parse) or parse("all()")
+    ns_selector = None if namespaced else selector_part("namespaceSelector", _parse_ns_selector)
+    sa_selector = selector_part("serviceAccountSelector", _parse)
+    selection = CalicoPolicySelection(selector, namespace, ns_selector, sa_selector)
+    if unreadable:
+        selection = AllOf((selection, UnknownEndpoint("; ".join(unreadable))))
 
     ingress_raw, egress_raw = spec.get("ingress"), spec.get("egress")
     types = spec.get("types")
