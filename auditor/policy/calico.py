@@ -619,6 +619,9 @@ def _ports(raw: object, where: str, protocol: str | None) -> tuple[PortSet, tupl
 
 def _rule(direction: str, index: int, raw: object, namespace: str | None, ctx: CalicoContext, out: Translation,
           problem) -> Rule:
+    """One Calico rule. A field that cannot be read makes the rule a maybe without losing the fields that can: the
+    unreadable field is left out (so the rule matches at least what it really matches: never fewer ports or peers)
+    and its reason is ANDed into the peer (CAL-C8: a rule's fields are ANDed)."""
     base = f"spec.{direction}[{index}]"
     if not isinstance(raw, Mapping):
         return Rule(Action.DENY, UnknownEndpoint(problem(base, "must be an object")), index=index, text=base)
@@ -627,70 +630,91 @@ def _rule(direction: str, index: int, raw: object, namespace: str | None, ctx: C
         reason = problem(f"{base}.action", f"{raw.get('action')!r} is not Allow, Deny, Pass or Log")
         return Rule(Action.DENY, UnknownEndpoint(reason), index=index, text=base)
     text = f"{base} ({raw['action']})"
-    try:
-        protocol = None
+    unknowns: list[str] = []
+
+    def readable(fallback, read, *args):
+        try:
+            return read(*args)
+        except InvalidField as err:
+            unknowns.append(problem(err.field, err.message))
+            return fallback
+
+    def protocol_of() -> str | None:
         proto_raw = raw.get("protocol")
-        if proto_raw is not None:
-            protocol = canonical_protocol(proto_raw)
-            if protocol is None:
-                raise InvalidField(f"{base}.protocol", f"{proto_raw!r} is not a protocol name or number 1-255")
-        numeric = protocol_number_set(proto_raw) if proto_raw is not None else PortSet.all()
-        if raw.get("notProtocol") is not None:
-            if canonical_protocol(raw["notProtocol"]) is None:
-                raise InvalidField(f"{base}.notProtocol", f"{raw['notProtocol']!r} is not a protocol")
-            numeric = numeric - protocol_number_set(raw["notProtocol"])
-        for key, negate in (("icmp", False), ("notICMP", True)):
-            icmp = raw.get(key)
-            if icmp is None:
-                continue
-            if protocol not in (ICMP, ICMPV6):
-                raise InvalidField(f"{base}.{key}", "needs protocol ICMP or ICMPv6")
-            if not isinstance(icmp, Mapping):
-                raise InvalidField(f"{base}.{key}", "must be an object with type and code")
-            chosen = PortSet.icmp(protocol, icmp.get("type"), icmp.get("code"))
-            numeric = numeric - chosen if negate else numeric & chosen
-        ip_version = raw.get("ipVersion")
-        if ip_version not in (None, 4, 6):
-            raise InvalidField(f"{base}.ipVersion", f"{ip_version!r} is not 4 or 6")
+        if proto_raw is None:
+            return None
+        protocol = canonical_protocol(proto_raw)
+        if protocol is None:
+            raise InvalidField(f"{base}.protocol", f"{proto_raw!r} is not a protocol name or number 1-255")
+        return protocol
 
-        source = _entity(raw.get("source"), f"{base}.source", namespace, ctx, out)
-        destination = _entity(raw.get("destination"), f"{base}.destination", namespace, ctx, out)
-        dst_raw = raw.get("destination") or {}
-        named: tuple = ()
-        if dst_raw.get("ports") is not None:
-            ports_numeric, named = _ports(dst_raw["ports"], f"{base}.destination.ports", protocol)
-            numeric = numeric & ports_numeric
-        not_ports = None
-        if dst_raw.get("notPorts") is not None:
-            not_numeric, not_named = _ports(dst_raw["notPorts"], f"{base}.destination.notPorts", protocol)
-            not_ports = PortSpec(not_numeric, not_named)
-        ports = PortSpec(numeric, named)
-        if ip_version is not None:
-            source = _with_version(source, ip_version)
-            destination = _with_version(destination, ip_version)
-        peer, local = (source, destination) if direction == INGRESS else (destination, source)
-        peer_side = "source" if direction == INGRESS else "destination"
+    protocol = readable(None, protocol_of)
+    numeric = protocol_number_set(raw["protocol"]) if protocol is not None else PortSet.all()
 
-        unknowns = []
-        src_raw = raw.get("source") or {}
-        if src_raw.get("ports") is not None or src_raw.get("notPorts") is not None:
-            unknowns.append(problem(f"{base}.source.ports", "source ports are not modelled; the flows this rule "
-                                    "could match are unknown", "unmodelled-field"))
-        for side in ("source", "destination"):
-            if (raw.get(side) or {}).get("services"):
-                unknowns.append(problem(f"{base}.{side}.services", "service matches are not modelled yet; the flows "
-                                        "this rule could match are unknown", "unmodelled-field"))
-        if raw.get("http"):
-            unknowns.append(problem(f"{base}.http", "HTTP (layer 7) matches are not modelled; the flows this rule "
-                                    "could match are unknown", "unmodelled-field"))
-        if unknowns:
-            peer = AllOf((peer, UnknownEndpoint("; ".join(unknowns))))
-        rule_text = f"{text} {peer_side} {peer.describe()}"
-        return Rule(action, peer, ports, not_ports, local if local.uses_identity or local.nets or local.not_nets
-                    or local.not_selector is not None or local.ip_version else ANY, index=index, text=rule_text)
-    except InvalidField as err:
-        reason = problem(err.field, err.message)
-        return Rule(action, UnknownEndpoint(reason), index=index, text=text)
+    def without_protocol(numeric: PortSet) -> PortSet:
+        if canonical_protocol(raw["notProtocol"]) is None:
+            raise InvalidField(f"{base}.notProtocol", f"{raw['notProtocol']!r} is not a protocol")
+        return numeric - protocol_number_set(raw["notProtocol"])
+
+    if raw.get("notProtocol") is not None:
+        numeric = readable(numeric, without_protocol, numeric)
+
+    def icmp_narrowed(numeric: PortSet, key: str, negate: bool) -> PortSet:
+        icmp = raw[key]
+        if protocol not in (ICMP, ICMPV6):
+            raise InvalidField(f"{base}.{key}", "needs protocol ICMP or ICMPv6")
+        if not isinstance(icmp, Mapping):
+            raise InvalidField(f"{base}.{key}", "must be an object with type and code")
+        chosen = PortSet.icmp(protocol, icmp.get("type"), icmp.get("code"))
+        return numeric - chosen if negate else numeric & chosen
+
+    for key, negate in (("icmp", False), ("notICMP", True)):
+        if raw.get(key) is not None:
+            numeric = readable(numeric, icmp_narrowed, numeric, key, negate)
+
+    def version_of():
+        if raw.get("ipVersion") not in (None, 4, 6):
+            raise InvalidField(f"{base}.ipVersion", f"{raw.get('ipVersion')!r} is not 4 or 6")
+        return raw.get("ipVersion")
+
+    ip_version = readable(None, version_of)
+    any_side = CalicoEntity(text="any (unreadable)")
+    source = readable(any_side, _entity, raw.get("source"), f"{base}.source", namespace, ctx, out)
+    destination = readable(any_side, _entity, raw.get("destination"), f"{base}.destination", namespace, ctx, out)
+    dst_raw = raw.get("destination") if isinstance(raw.get("destination"), Mapping) else {}
+    named: tuple = ()
+    if dst_raw.get("ports") is not None:
+        ports_numeric, named = readable((PortSet.all(), ()), _ports, dst_raw["ports"], f"{base}.destination.ports",
+                                        protocol)
+        numeric = numeric & ports_numeric
+    not_ports = None
+    if dst_raw.get("notPorts") is not None:
+        not_numeric, not_named = readable((PortSet.empty(), ()), _ports, dst_raw["notPorts"],
+                                          f"{base}.destination.notPorts", protocol)
+        not_ports = PortSpec(not_numeric, not_named)
+    ports = PortSpec(numeric, named)
+    if ip_version is not None:
+        source = _with_version(source, ip_version)
+        destination = _with_version(destination, ip_version)
+    peer, local = (source, destination) if direction == INGRESS else (destination, source)
+    peer_side = "source" if direction == INGRESS else "destination"
+
+    src_raw = raw.get("source") if isinstance(raw.get("source"), Mapping) else {}
+    if src_raw.get("ports") is not None or src_raw.get("notPorts") is not None:
+        unknowns.append(problem(f"{base}.source.ports", "source ports are not modelled; the flows this rule "
+                                "could match are unknown", "unmodelled-field"))
+    for side, side_raw in (("source", src_raw), ("destination", dst_raw)):
+        if side_raw.get("services"):
+            unknowns.append(problem(f"{base}.{side}.services", "service matches are not modelled yet; the flows "
+                                    "this rule could match are unknown", "unmodelled-field"))
+    if raw.get("http"):
+        unknowns.append(problem(f"{base}.http", "HTTP (layer 7) matches are not modelled; the flows this rule "
+                                "could match are unknown", "unmodelled-field"))
+    if unknowns:
+        peer = AllOf((peer, UnknownEndpoint("; ".join(unknowns))))
+    rule_text = f"{text} {peer_side} {peer.describe()}"
+    return Rule(action, peer, ports, not_ports, local if local.uses_identity or local.nets or local.not_nets
+                or local.not_selector is not None or local.ip_version else ANY, index=index, text=rule_text)
 
 
 def _with_version(entity: CalicoEntity, version: int) -> CalicoEntity:
