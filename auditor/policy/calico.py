@@ -430,7 +430,11 @@ def translate_calico_policy(obj: PolicyObject, ctx: CalicoContext) -> Translatio
             return None
 
     selector = selector_part("selector", _parse) or parse("all()")
-    ns_selector = None if namespaced else selector_part("namespaceSelector", _parse_ns_selector)
+    ns_selector = None if namespaced else selector_part("namespaceSelector", _parse_policy_ns_selector)
+    if ns_selector is not None and ns_selector.uses_global and obj.group == "projectcalico.org":
+        problem("spec.namespaceSelector", "global() can only be used in a rule's namespaceSelector: calicoctl and the "
+                "Calico API server refuse this policy; evaluated as Felix would read it stored raw (global() is "
+                "true there, so the namespaceSelector does not restrict which pods it selects)")
     sa_selector = selector_part("serviceAccountSelector", _parse)
     selection = CalicoPolicySelection(selector, namespace, ns_selector, sa_selector)
     if unreadable:
@@ -522,6 +526,19 @@ def _parse_ns_selector(text: object, where: str):
         "global()", "!has(projectcalico.org/namespace)")
     try:
         return parse(rewritten)
+    except SelectorSyntaxError as err:
+        raise InvalidField(where, str(err)) from None
+
+
+def _parse_policy_ns_selector(text: object, where: str):
+    """A GlobalNetworkPolicy's own namespaceSelector, as ConvertGlobalNetworkPolicyV3ToV1Value combines it
+    (updateprocessors/globalnetworkpolicyprocessor.go): keys prefixed pcns., then `all()` replaced by
+    has(projectcalico.org/namespace) in the combined text, and `global()` left alone, so Felix evaluates it as
+    true (docs/semantics.md CAL-C6; unlike a rule's namespaceSelector, CAL-C5)."""
+    if not isinstance(text, str):
+        raise InvalidField(where, f"must be a selector string, got {type(text).__name__}")
+    try:
+        return parse(text.replace("all()", "has(projectcalico.org/namespace)"))
     except SelectorSyntaxError as err:
         raise InvalidField(where, str(err)) from None
 
