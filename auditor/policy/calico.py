@@ -398,6 +398,10 @@ def translate_calico_policy(obj: PolicyObject, ctx: CalicoContext) -> Translatio
         out.policy = _unknown_policy(obj, namespace, problem("spec", "must be an object"), staged)
         return out
     tier = spec.get("tier") or "default"
+    if not isinstance(tier, str):
+        reason = problem("spec.tier", f"{tier!r} is not a tier name")
+        out.policy = _unknown_policy(obj, namespace, reason, staged)
+        return out
     name = _display_name(obj, tier)
     if staged and spec.get("stagedAction") == "Delete":
         out.policy = None
