@@ -137,6 +137,7 @@ class Evaluator:
 
     def __init__(self, universe: Universe, policies: PolicySet, *, include_staged: bool = False):
         self.universe = universe
+        self.host_endpoints = policies.host_endpoints
         self.policies = [p for p in policies.policies if include_staged or not p.staged]
         self.tiers = {t.name: t for t in policies.ordered_tiers()}
         tier_rank = {name: i for i, name in enumerate(self.tiers)}
@@ -196,6 +197,20 @@ class Evaluator:
             info = classes[(mask & -mask).bit_length() - 1].info
             if not info.namespace_labels_known or selector.matches(info.namespace_labels):
                 found.append(mask)
+        return found
+
+    def host_endpoint_reasons(self, info: EndpointInfo) -> frozenset[str]:
+        """Why this endpoint's own side of a flow is not judged: its addresses are a HostEndpoint's, whose policy
+        netaudit does not model (an external address, or a hostNetwork pod on that host); empty otherwise."""
+        if not self.host_endpoints or not info.addresses or not info.addresses & self._host_endpoint_addresses:
+            return frozenset()
+        return frozenset(reason for addresses, reason in self.host_endpoints if info.addresses & addresses)
+
+    @cached_property
+    def _host_endpoint_addresses(self):
+        found = None
+        for addresses, _ in self.host_endpoints:
+            found = addresses if found is None else found | addresses
         return found
 
     # --- one direction of one endpoint -------------------------------------------------------------------------
@@ -422,7 +437,32 @@ def direction_verdicts(evaluator: Evaluator, direction: str) -> list[DirectionVe
     for key, verdict in by_key.items():
         applicable, info = pending[key]
         verdict.groups = evaluator.verdict_groups(applicable, direction, info)
-    return list(by_key.values())
+    return _host_endpoint_sides(evaluator, direction, list(by_key.values()))
+
+
+def _host_endpoint_sides(evaluator: Evaluator, direction: str,
+                         verdicts: list[DirectionVerdict]) -> list[DirectionVerdict]:
+    """Endpoints whose addresses belong to a HostEndpoint (hostNetwork pods on that host) get an unknown side: the
+    host endpoint's own policy applies to their traffic and is not modelled (docs/semantics.md CAL-C14)."""
+    if not evaluator.host_endpoints:
+        return verdicts
+    uni = evaluator.universe
+    out = []
+    for verdict in verdicts:
+        hosts: dict[frozenset, int] = {}
+        for index in uni.indices(verdict.members):
+            reasons = evaluator.host_endpoint_reasons(uni.classes[index].info)
+            if reasons:
+                hosts[reasons] = hosts.get(reasons, 0) | 1 << index
+        rest = verdict.members
+        peers = uni.pod_mask if verdict.members & ~uni.pod_mask else uni.all_mask  # outside <-> outside: not judged
+        for reasons, members in hosts.items():
+            rest &= ~members
+            out.append(DirectionVerdict(direction, members, [PeerVerdict(peers, NONE, ALL, reasons)]))
+        if rest:
+            verdict.members = rest
+            out.append(verdict)
+    return out
 
 
 def class_matrix(universe: Universe, policies: PolicySet, *, include_staged: bool = False,
@@ -433,10 +473,12 @@ def class_matrix(universe: Universe, policies: PolicySet, *, include_staged: boo
     ingress = direction_verdicts(evaluator, INGRESS)
     external = universe.all_mask & ~universe.pod_mask
     if external:
-        # Outside the cluster nothing filters: only the cluster side of a flow is judged (docs/semantics.md K8S-A13).
+        # Outside the cluster nothing filters: only the cluster side of a flow is judged (docs/semantics.md K8S-A13);
+        # except at a HostEndpoint's addresses, whose own policy is not modelled (CAL-C14): that side is unknown.
         open_all = [PeerVerdict(universe.pod_mask, ALL, NONE)]
-        egress.append(DirectionVerdict(EGRESS, external, open_all))
-        ingress.append(DirectionVerdict(INGRESS, external, open_all))
+        for direction, verdicts in ((EGRESS, egress), (INGRESS, ingress)):
+            verdicts.extend(_host_endpoint_sides(evaluator, direction, [DirectionVerdict(direction, external,
+                                                                                          open_all)]))
     blocks: list[Block] = []
     for out_verdict in egress:
         out_groups = out_verdict.terms

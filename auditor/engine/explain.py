@@ -100,6 +100,10 @@ def explain(analysis, src: str, dst: str, protocol: str, port: int | None) -> Ex
 
     def side(direction: str, local_index: int, peer_index: int, label: str) -> DirectionTrace:
         local = uni.classes[local_index]
+        hosts = evaluator.host_endpoint_reasons(local.info)
+        if hosts and not (local.external and uni.classes[peer_index].external):
+            return DirectionTrace(direction, label, UNKNOWN, "a host endpoint's address: the host's own policy is "
+                                  "not modelled", reasons=sorted(hosts))
         if local.external:
             return DirectionTrace(direction, label, ALLOWED, "outside the cluster: not filtered by cluster policy")
         if local.info.host_network:

@@ -65,6 +65,8 @@ class Identity:
     service_account: str | None = None
     service_account_labels: Mapping[str, str] = field(default_factory=dict)
     namespace_labels_known: bool = True  # False: no Namespace object was read, only the name is sure (NA-M1)
+    host_endpoint: str | None = None  # the HostEndpoint this is (netaudit does not model host endpoints)
+    labels_known: bool = True  # False: profiles may add labels netaudit did not read (a HostEndpoint's)
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,31 @@ class NetworkSetInfo:
             # Namespaced network sets carry the namespace profile, so they inherit its pcns.* labels.
             labels.update(_prefixed("pcns.", namespace_labels, self.namespace))
         return Identity(labels, self.namespace, namespace_labels, namespace_labels_known=labels_known)
+
+
+@dataclass(frozen=True)
+class HostEndpointInfo:
+    """A HostEndpoint as rule selectors see it: its labels and its expectedIPs, the addresses Calico puts in a
+    selector's IP set for it (hostendpoint.go ExpectedIPs; felix/labelindex extractCIDRsFromHostEndpoint). Its
+    profiles may add labels (Profile objects are not read). Its own policy is not modelled: the engine judges the
+    host's side of traffic to or from these addresses `unknown` (PolicySet.host_endpoints)."""
+
+    name: str
+    labels: Mapping[str, str]
+    addresses: IpSet = field(compare=False, hash=False, default_factory=IpSet)
+    has_profiles: bool = False
+
+    def identity(self) -> Identity:
+        return Identity(dict(self.labels), None, host_endpoint=self.name, labels_known=not self.has_profiles)
+
+    @property
+    def reason(self) -> str:
+        return (f"HostEndpoint {self.name} ({', '.join(str(n) for n in self.addresses.networks())}): its own policy "
+                "is not modelled, so traffic of its addresses is not judged on the host's side")
+
+    @property
+    def profile_reason(self) -> str:
+        return f"HostEndpoint {self.name} has profiles: the labels they add are not read"
 
 
 def _prefixed(prefix: str, labels: Mapping[str, str], name: str) -> dict[str, str]:
@@ -107,8 +134,10 @@ def workload_identity(ep: EndpointInfo) -> Identity | None:
 
 def identities(ep: EndpointInfo, network_sets: tuple[NetworkSetInfo, ...],
                namespace_labels: Mapping[str, Mapping[str, str]],
-               unread_namespaces: frozenset[str] = frozenset()) -> tuple[Identity, ...]:
-    """Everything an endpoint's address belongs to: its own workload endpoint and the network sets covering it."""
+               unread_namespaces: frozenset[str] = frozenset(),
+               host_endpoints: tuple[HostEndpointInfo, ...] = ()) -> tuple[Identity, ...]:
+    """Everything an endpoint's address belongs to: its own workload endpoint, the network sets covering it and
+    the host endpoints that expect it."""
     found = []
     own = workload_identity(ep)
     if own is not None:
@@ -120,6 +149,9 @@ def identities(ep: EndpointInfo, network_sets: tuple[NetworkSetInfo, ...],
                                          ns.namespace in namespace_labels and ns.namespace not in unread_namespaces))
             else:
                 found.append(ns.identity({}))
+    for hep in host_endpoints:
+        if ep.addresses and (ep.addresses & hep.addresses):
+            found.append(hep.identity())
     return tuple(found)
 
 
@@ -150,6 +182,15 @@ def _holds_tri(selector, labels: Mapping[str, str], labels_known: bool, unknown)
     if labels_known:
         return selector.evaluate(labels, namespaced=False)
     return selector.evaluate_unknown(labels, unknown, namespaced=False)
+
+
+def _selector_holds(selector, ident: Identity) -> Tri:
+    """A selector over an identity's own labels, three-valued: its namespace's or its profiles' labels may be
+    unread."""
+    if not ident.labels_known:
+        labels = ident.labels
+        return selector.evaluate_unknown(labels, lambda key: key not in labels, namespaced=False)
+    return _holds_tri(selector, ident.labels, ident.namespace_labels_known, _unread_pcns_label)
 
 
 # --- matchers -----------------------------------------------------------------------------------------------
@@ -190,13 +231,17 @@ class CalicoEntity:
                 keys |= sel.label_keys
         return frozenset(keys)
 
-    @property
+    @cached_property
     def unknown_reasons(self) -> frozenset[str]:
+        reasons = set()
         if self.namespace_selector is not None or any(
                 sel is not None and any(_unread_pcns_label(k) for k in sel.label_keys)
                 for sel in (self.selector, self.not_selector)):
-            return frozenset([NAMESPACE_LABELS_UNKNOWN])
-        return frozenset()
+            reasons.add(NAMESPACE_LABELS_UNKNOWN)
+        for hep in self.context.host_endpoints if self.context is not None else ():
+            if hep.has_profiles:
+                reasons.add(hep.profile_reason)
+        return frozenset(reasons)
 
     def _identity_matches(self, ident: Identity) -> Tri:
         if self.namespace is not None and ident.namespace != self.namespace:
@@ -224,8 +269,7 @@ class CalicoEntity:
                 if label is None or label not in self.sa_names:
                     return False
         if self.selector is not None:
-            result = tri_and(result, _holds_tri(self.selector, ident.labels, ident.namespace_labels_known,
-                                                _unread_pcns_label))
+            result = tri_and(result, _selector_holds(self.selector, ident))
         return result
 
     def match(self, ep: EndpointInfo) -> Tri:
@@ -250,8 +294,7 @@ class CalicoEntity:
                 return False
         if self.not_selector is not None:
             for ident in ids:
-                excluded = _holds_tri(self.not_selector, ident.labels, ident.namespace_labels_known,
-                                      _unread_pcns_label)
+                excluded = _selector_holds(self.not_selector, ident)
                 if excluded is True:
                     return False
                 if excluded is None:
@@ -331,12 +374,14 @@ class CalicoContext:
     network_sets: tuple[NetworkSetInfo, ...] = ()
     namespace_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     unread_namespaces: frozenset[str] = frozenset()  # namespaces whose labels were never read (NA-M1)
+    host_endpoints: tuple[HostEndpointInfo, ...] = ()
     _identities: dict = field(default_factory=dict, repr=False)
 
     def identities(self, ep: EndpointInfo) -> tuple[Identity, ...]:
         found = self._identities.get(ep.key)
         if found is None:
-            found = identities(ep, self.network_sets, self.namespace_labels, self.unread_namespaces)
+            found = identities(ep, self.network_sets, self.namespace_labels, self.unread_namespaces,
+                               self.host_endpoints)
             self._identities[ep.key] = found
         return found
 
@@ -358,6 +403,26 @@ def translate_network_set(obj: PolicyObject) -> tuple[NetworkSetInfo | None, lis
                                 "ignored", str(obj.ref)))
     namespace = obj.namespace if obj.kind == "NetworkSet" else None
     info = NetworkSetInfo(obj.name, namespace, dict(obj.labels or {}), IpSet.of(*nets))
+    return info, alerts, set(nets)
+
+
+def translate_host_endpoint(obj: PolicyObject) -> tuple[HostEndpointInfo | None, list[Alert], set]:
+    """A HostEndpoint, for rule selectors only: its labels and expectedIPs (netaudit judges no traffic of the
+    host itself)."""
+    where = obj.ref.located()
+    spec = obj.spec if isinstance(obj.spec, Mapping) else {}
+    nets = []
+    alerts = []
+    raw_ips = spec.get("expectedIPs") or []
+    for i, text in enumerate(raw_ips if isinstance(raw_ips, list) else [raw_ips]):
+        try:
+            address = ipaddress.ip_address(str(text))
+        except ValueError as err:
+            alerts.append(Alert("invalid-field", f"{where}: spec.expectedIPs[{i}]: {text!r} is not an IP ({err}); "
+                                "ignored", str(obj.ref)))
+            continue
+        nets.append(ipaddress.ip_network(address))
+    info = HostEndpointInfo(obj.name, dict(obj.labels or {}), IpSet.of(*nets), bool(spec.get("profiles")))
     return info, alerts, set(nets)
 
 
