@@ -480,17 +480,20 @@ def class_matrix(universe: Universe, policies: PolicySet, *, include_staged: boo
             verdicts.extend(_host_endpoint_sides(evaluator, direction, [DirectionVerdict(direction, external,
                                                                                           open_all)]))
     blocks: list[Block] = []
+    # Which ingress verdict each class has (they partition the classes): a term reaching a few classes meets only
+    # their verdicts, so the product is not every egress verdict times every ingress verdict.
+    verdict_of: dict[int, int] = {}
+    for number, in_verdict in enumerate(ingress):
+        for c in universe.indices(in_verdict.members):
+            verdict_of[c] = number
     for out_verdict in egress:
-        out_groups = out_verdict.terms
-        if not out_groups:
-            continue
-        reach = 0
-        for g in out_groups:
-            reach |= g.mask
-        for in_verdict in ingress:
-            if not (in_verdict.members & reach):
-                continue
-            for g in out_groups:
+        for g in out_verdict.terms:
+            if g.mask.bit_count() < len(ingress):
+                met = sorted({verdict_of[c] for c in universe.indices(g.mask) if c in verdict_of})
+                candidates = [ingress[n] for n in met]
+            else:
+                candidates = ingress
+            for in_verdict in candidates:
                 dst = in_verdict.members & g.mask
                 if not dst:
                     continue
