@@ -68,7 +68,8 @@ class Alert:
     code: str
     message: str
     object: str = ""
-    severity: str = "warning"  # "warning" | "error"
+    severity: str = "warning"  # "warning" | "error": an error means some input was not read (it was skipped)
+    source: str = ""  # "path:line" of what it is about, when known
 
     def to_json(self) -> dict:
         return {"code": self.code, "message": self.message, "object": self.object}

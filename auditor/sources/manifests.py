@@ -69,7 +69,17 @@ class _Loader(_BaseLoader):
             return tag
         return super().resolve(kind, value, implicit)
 
+    doc_line = 1
+    item_lines: list[int] | None = None
+
     def construct_document(self, node):
+        # Where the document and each item of a list (a bare array, or a List's `items`) start, 1-based, so that
+        # messages name their own lines.
+        self.doc_line = node.start_mark.line + 1
+        items = node
+        if type(node) is yaml.MappingNode:
+            items = next((v for k, v in node.value if type(k) is yaml.ScalarNode and k.value == "items"), None)
+        self.item_lines = [i.start_mark.line + 1 for i in items.value] if type(items) is yaml.SequenceNode else None
         try:
             return self._build(node, {})
         except (TypeError, RecursionError):
@@ -138,7 +148,7 @@ class ManifestError(Exception):
 @dataclass
 class _Doc:
     obj: Mapping
-    where: str  # "path:line"
+    where: str  # "path:line", or "path:line items[3]" for an item of a list whose lines are not known (JSON)
 
 
 @dataclass
@@ -163,21 +173,26 @@ def load_manifests(paths: Iterable[str], *, coredns: tuple[str, str] = CORE_DNS_
         if not os.path.exists(path):
             raise ManifestError(f"{path}: no such file or directory")
         for file_path in manifest_files(path):
-            try:
-                with open(file_path, encoding="utf-8") as handle:
-                    text = handle.read()
-            except (OSError, UnicodeDecodeError) as err:
-                collected.alerts.append(Alert("unreadable-file", f"{file_path}: cannot read: {err}", file_path,
-                                              "error"))
-                continue
-            collected.files += 1
-            parse_text(text, file_path, collected, json_hint=file_path.endswith(".json"))
+            read_file(file_path, collected)
     if collected.files == 0:
         raise ManifestError(f"no .yaml, .yml or .json files found in {', '.join(paths)}")
     state = build_state(collected.docs, coredns=coredns, default_namespace=default_namespace)
     state.alerts[:0] = collected.alerts
     state.origin = "manifests: " + ", ".join(paths)
     return state
+
+
+def read_file(file_path: str, collected: ManifestDocuments) -> None:
+    """Add one file's objects to `collected`; a file that cannot be read is an error alert, not an exception."""
+    try:
+        with open(file_path, encoding="utf-8-sig") as handle:  # -sig: a byte-order mark is not content
+            text = handle.read()
+    except (OSError, UnicodeDecodeError) as err:
+        collected.alerts.append(Alert("unreadable-file", f"{file_path}: cannot read: {err}; file skipped",
+                                      file_path, "error", file_path))
+        return
+    collected.files += 1
+    parse_text(text, file_path, collected, json_hint=file_path.endswith(".json"))
 
 
 def manifest_files(path: str) -> list[str]:
@@ -191,67 +206,208 @@ def manifest_files(path: str) -> list[str]:
     return found
 
 
-_DOC_START = re.compile(r"^---", re.MULTILINE)
+# --- parsing: text -> documents -> objects ------------------------------------------------------------------------
+# A YAML stream is cut into documents before anything is parsed, as kubectl reads files
+# (k8s.io/apimachinery/pkg/util/yaml/decoder.go, YAMLReader.Read): a separator is a line that starts with `---`
+# followed by nothing but spaces or a comment. kubectl refuses a line that starts with `---` and goes on with
+# anything else ("invalid Yaml document separator"); here such a line still ends the document before it, and the
+# document it starts is reported and skipped. Each document is then parsed on its own, so a broken one costs only
+# itself, and every error names the line in the file.
+_SEPARATOR = re.compile(r"^---([^\n]*)", re.MULTILINE)
+_LEADING = re.compile(r"(?:---[^\n]*(?:\n|\Z))?(?:[ \t]*(?:#[^\n]*)?(?:\r?\n|\Z))*")  # separator, blanks, comments
+_DIRECTIVES_ONLY = re.compile(r"(?:[ \t]*(?:%[^\n]*|#[^\n]*)?(?:\r?\n|\Z))*\Z")
+_BAD_SEPARATOR = re.compile(r"^---[ \t]*[^ \t\r\n#]", re.MULTILINE)
+_TEMPLATE = re.compile(r"\{\{.*?\}\}")
+_SPACE = re.compile(r"\s*")
+
+
+@dataclass(frozen=True)
+class YamlDocument:
+    line: int  # line of the document's first line in the file (its separator, if it has one)
+    first: int  # line of its first content line (what messages point at)
+    text: str  # starts with its separator line, so a parser's line inside it + `line` is the line in the file
+    bad_separator: str | None = None  # what follows `---` on a separator line kubectl refuses
+
+
+def split_documents(text: str) -> list[YamlDocument]:
+    """The non-empty documents of a YAML stream, cut at separator lines as kubectl cuts them."""
+    starts, bad = [0], [None]
+    for match in _SEPARATOR.finditer(text):
+        rest = match.group(1).strip()
+        verdict = rest if rest and not rest.startswith("#") else None
+        if match.start() == 0:
+            bad[0] = verdict
+        else:
+            starts.append(match.start())
+            bad.append(verdict)
+    docs = []
+    line = 1
+    carried: tuple[int, str] | None = None
+    for i, start in enumerate(starts):
+        chunk = text[start:starts[i + 1] if i + 1 < len(starts) else len(text)]
+        chunk_line = line
+        line += chunk.count("\n")
+        lead = _LEADING.match(chunk).end()
+        if lead >= len(chunk) and bad[i] is None:
+            continue  # nothing but a separator, blank lines and comments
+        if chunk[lead:lead + 1] == "%" and _DIRECTIVES_ONLY.match(chunk, lead):
+            carried = (chunk_line, chunk)  # %YAML / %TAG directives belong to the document after them
+            continue
+        first = chunk_line + chunk.count("\n", 0, lead)
+        if carried is not None:
+            chunk_line, chunk = carried[0], carried[1] + chunk
+            carried = None
+        docs.append(YamlDocument(chunk_line, first, chunk, bad[i]))
+    return docs
 
 
 def parse_text(text: str, name: str, collected: ManifestDocuments, *, json_hint: bool) -> None:
     """Add the objects of one file's text to `collected`; what cannot be parsed becomes an error alert."""
-    if json_hint or text.lstrip().startswith(("{", "[")) and name.endswith(".json"):
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if json_hint:
+        _parse_json(text, name, collected)
+        return
+    if name == "<stdin>" and text.lstrip().startswith(("{", "[")):
+        # As kubectl does, a stream that starts with `{` is read as JSON (`kubectl get -o json | netaudit -f -`).
+        # JSON is also YAML: what the JSON parser refuses gets its chance as YAML before it is reported.
+        trial = ManifestDocuments()
+        _parse_json(text, name, trial)
+        if not trial.alerts:
+            collected.docs.extend(trial.docs)
+            return
+    last_line = 0
+    if not _BAD_SEPARATOR.search(text):
+        # The fast path: libyaml reads the whole stream in one go. When no separator line is one kubectl refuses,
+        # libyaml cuts documents exactly where kubectl does. If a document is broken, the documents before it are
+        # kept, and from it on the stream is cut by hand and each document parsed on its own.
+        loader = _Loader(text)
         try:
-            _add_object(json.loads(text), f"{name}:1", collected)
+            while loader.check_data():
+                value = loader.get_data()
+                last_line = loader.doc_line
+                if value is not None:
+                    _add_object(value, name, last_line, collected, loader.item_lines)
             return
+        except (yaml.YAMLError, ValueError, RecursionError):
+            pass
+        finally:
+            loader.dispose()
+    for doc in split_documents(text):
+        if doc.line > last_line:
+            _parse_document(doc, name, collected)
+
+
+def _parse_json(text: str, name: str, collected: ManifestDocuments) -> None:
+    """One JSON value, or several one after another (as `jq` prints them)."""
+    decoder = json.JSONDecoder()
+    position = _SPACE.match(text).end()
+    while position < len(text):
+        try:
+            value, end = decoder.raw_decode(text, position)
         except json.JSONDecodeError as err:
-            collected.alerts.append(Alert("invalid-json", f"{name}:{err.lineno}: invalid JSON: {err.msg}; file "
-                                          "skipped", name, "error"))
+            before = "; the values before it were read" if collected.docs else ""
+            collected.alerts.append(Alert("invalid-json", f"{name}:{err.lineno}: invalid JSON: {err.msg} (column "
+                                          f"{err.colno}); the rest of the file is skipped{before}", name, "error",
+                                          f"{name}:{err.lineno}"))
             return
-    starts = _document_lines(text)
-    index = 0
+        _add_object(value, name, text.count("\n", 0, position) + 1, collected)
+        position = _SPACE.match(text, end).end()
+
+
+def _parse_document(doc: YamlDocument, name: str, collected: ManifestDocuments) -> None:
+    if doc.bad_separator is not None:
+        collected.alerts.append(Alert(
+            "invalid-yaml", f"{name}:{doc.line}: invalid YAML document separator `--- {doc.bad_separator}`: only a "
+            "comment may follow `---` on its line (kubectl refuses it too); document skipped", name, "error",
+            f"{name}:{doc.line}"))
+        return
+    loader = _Loader(doc.text)
     try:
-        for index, doc in enumerate(yaml.load_all(text, Loader=_Loader)):
-            line = starts[index] if index < len(starts) else 1
-            if doc is None:
-                continue
-            _add_object(doc, f"{name}:{line}", collected)
-    except yaml.YAMLError as err:
+        value = loader.get_single_data()
+        item_lines = None if loader.item_lines is None else [doc.line - 1 + n for n in loader.item_lines]
+    except (yaml.YAMLError, ValueError, RecursionError) as err:  # ValueError: e.g. a date such as 2024-02-30
         mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
-        where = f"{name}:{mark.line + 1}" if mark is not None else name
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        kept = f"; the {index} document(s) before it were read" if index else ""
-        collected.alerts.append(Alert("invalid-yaml", f"{where}: invalid YAML: {problem}; the rest of the file "
-                                      f"is skipped{kept}", name, "error"))
+        line = doc.line + mark.line if mark is not None else doc.first
+        line = min(line, doc.line + doc.text.rstrip().count("\n"))  # "found end of stream": its last line
+        template = _TEMPLATE.search(doc.text)
+        if template:
+            at = doc.line + doc.text.count("\n", 0, template.start())
+            message = (f"{name}:{line}: this looks like a template, not a manifest (`{template.group(0)[:40]}` on "
+                       f"line {at}): render it first with `helm template` (or `kustomize build`) and read the output; "
+                       "document skipped")
+            collected.alerts.append(Alert("template", message, name, "error", f"{name}:{at}"))
+            return
+        problem = getattr(err, "problem", None) or (str(err).splitlines() or [type(err).__name__])[0]
+        collected.alerts.append(Alert("invalid-yaml", f"{name}:{line}: invalid YAML: {problem}; document skipped "
+                                      "(the documents around it are read)", name, "error", f"{name}:{line}"))
+        return
+    finally:
+        loader.dispose()
+    if value is not None:
+        _add_object(value, name, doc.line - 1 + loader.doc_line, collected, item_lines)
 
 
-def _document_lines(text: str) -> list[int]:
-    """1-based line where each YAML document starts (for messages; a heuristic on `---` lines)."""
-    starts = []
-    first = _DOC_START.search(text)
-    head = text[:first.start()] if first else text
-    if any(line.strip() and not line.lstrip().startswith("#") and not line.startswith("%")
-           for line in head.splitlines()):
-        starts.append(1)
-    line, position = 1, 0
-    for match in _DOC_START.finditer(text):
-        line += text.count("\n", position, match.start())
-        position = match.start()
-        starts.append(line)
-    return starts or [1]
-
-
-def _add_object(obj: object, where: str, collected: ManifestDocuments) -> None:
+def _add_object(obj: object, name: str, line: int, collected: ManifestDocuments,
+                item_lines: list[int] | None = None, label: str = "") -> None:
+    where = f"{name}:{line}" + (f" {label}" if label else "")
     if isinstance(obj, list):  # a bare JSON/YAML array of objects
-        for item in obj:
-            _add_object(item, where, collected)
+        for i, item in enumerate(obj):
+            if item_lines is not None and i < len(item_lines):
+                _add_object(item, name, item_lines[i], collected)
+            else:
+                _add_object(item, name, line, collected, None, f"{label}[{i}]")
         return
     if not isinstance(obj, Mapping):
         collected.alerts.append(Alert("not-an-object", f"{where}: document is not a Kubernetes object (got "
-                                      f"{type(obj).__name__}); skipped", where))
+                                      f"{type(obj).__name__}); skipped", where, "error", f"{name}:{line}"))
         return
     kind = obj.get("kind")
-    if isinstance(kind, str) and kind.endswith("List") and isinstance(obj.get("items"), list):
-        for item in obj["items"]:
-            _add_object(item, where, collected)
+    if (isinstance(kind, str) and kind.endswith("List") or kind is None and "items" in obj) and "items" in obj:
+        _add_list(obj, name, line, collected, item_lines, label)
         return
     collected.docs.append(_Doc(obj, where))
+
+
+def _add_list(obj: Mapping, name: str, line: int, collected: ManifestDocuments, item_lines: list[int] | None,
+              label: str) -> None:
+    """The items of a List, a typed list (PodList, NetworkPolicyList, ...) or an API list response.
+
+    The API server leaves `kind` and `apiVersion` out of a typed list's items (`kubectl get --raw /api/v1/pods`):
+    the list says what they are. As apimachinery decodes such a list (unstructuredJSONScheme.decodeToList in
+    k8s.io/apimachinery/pkg/apis/meta/v1/unstructured/helpers.go, which kubectl's resource builder uses), an
+    item that names neither takes the list's kind without the `List` suffix and the list's apiVersion. Here an
+    item that names one of the two and leaves out the other also gets it, when what it names agrees with the
+    list. A plain `List` (kind: List) gives no kind, so its items must name their own.
+    """
+    items = obj.get("items")
+    kind = obj.get("kind")
+    where = f"{name}:{line}" + (f" {label}" if label else "")
+    if items is None:
+        return  # an empty list, as the API server prints one
+    if not isinstance(items, list):
+        collected.alerts.append(Alert("invalid-field", f"{where}: {kind or 'list'}: items must be a list of "
+                                      f"objects, got {type(items).__name__}; skipped", where, "error",
+                                      f"{name}:{line}"))
+        return
+    item_kind = kind[:-len("List")] if isinstance(kind, str) else ""
+    list_version = obj.get("apiVersion") if isinstance(obj.get("apiVersion"), str) else None
+    for i, item in enumerate(items):
+        if isinstance(item, dict) and item_kind:
+            has_kind, has_version = item.get("kind") is not None, item.get("apiVersion") is not None
+            if not has_kind and (not has_version or item.get("apiVersion") == list_version):
+                item["kind"] = item_kind
+            if not has_version and list_version and item.get("kind") == item_kind:
+                item["apiVersion"] = list_version
+        item_line, item_label = (item_lines[i], "") if item_lines is not None and i < len(item_lines) else \
+            (line, f"{label + '.' if label else ''}items[{i}]")
+        if isinstance(item, Mapping) and not item.get("kind") and not item_kind:
+            item_where = f"{name}:{item_line}" + (f" {item_label}" if item_label else "")
+            collected.alerts.append(Alert("missing-kind", f"{item_where}: object has no kind (the items of a plain "
+                                          "List must name their own kind; a typed list such as PodList gives it to "
+                                          "them); skipped", item_where, "error", f"{name}:{item_line}"))
+            continue
+        _add_object(item, name, item_line, collected, None, item_label)
 
 
 # --- building the state -----------------------------------------------------------------------------------------

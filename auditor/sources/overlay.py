@@ -12,7 +12,7 @@ import copy
 from dataclasses import replace
 
 from ..model import ClusterState
-from .manifests import ManifestDocuments, ManifestError, build_state, manifest_files, parse_text
+from .manifests import ManifestDocuments, ManifestError, build_state, manifest_files, read_file
 
 
 class OverlayError(ValueError):
@@ -42,8 +42,7 @@ def apply_overlay(state: ClusterState, with_paths: list[str], without: list[str]
         if not files:
             raise ManifestError(f"--with {path}: no .yaml, .yml or .json files there")
         for file_path in files:
-            with open(file_path, encoding="utf-8") as handle:
-                parse_text(handle.read(), file_path, collected, json_hint=file_path.endswith(".json"))
+            read_file(file_path, collected)
     delta = build_state(collected.docs)
     out = copy.copy(state)
     out.alerts = list(state.alerts) + collected.alerts + delta.alerts
