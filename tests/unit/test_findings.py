@@ -141,8 +141,25 @@ def test_dns_unknown_when_a_policy_cannot_be_read():
     assert "dns-unknown" not in codes(BASE + KUBE_DNS)
 
 
+def test_input_skipped_fails_the_default_gate(tmp_path):
+    (tmp_path / "good.yaml").write_text(yaml.safe_dump_all(BASE + [DENY_ALL]))
+    clean = CliRunner().invoke(main, ["check", "-f", str(tmp_path), "-q"])
+    assert clean.exit_code == 0 and "input-skipped" not in clean.output
+    (tmp_path / "broken.yaml").write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: [c\n")
+    result = CliRunner().invoke(main, ["check", "-f", str(tmp_path), "-q"])
+    assert result.exit_code == 1  # the default --fail-on high: the audit is incomplete
+    assert "input-skipped" in result.stdout and "broken.yaml:3: invalid YAML" in result.stdout
+    assert "error: " in result.stderr and "broken.yaml:3" in result.stderr  # printed even with -q
+    sarif = json.loads(CliRunner().invoke(main, ["check", "-f", str(tmp_path), "-q", "-o", "sarif"]).stdout)
+    jsonschema.validate(sarif, SCHEMA)
+    skipped = next(r for r in sarif["runs"][0]["results"] if r["ruleId"] == "input-skipped")
+    location = skipped["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"]["uri"].endswith("broken.yaml") and location["region"]["startLine"] == 3
+
+
 def test_every_catalogue_code_is_tested():
-    tested = set(CASES) | {"unknown-verdicts", "dns-blocked", "dns-tcp-blocked", "dns-partial", "dns-unknown",
+    tested = set(CASES) | {"input-skipped", "unknown-verdicts", "dns-blocked", "dns-tcp-blocked", "dns-partial",
+                           "dns-unknown",
                            "dns-no-backends", "dns-service-missing", "admin-policy-ignored", "admin-policy-portability",
                            "anp-named-port", "admin-peer-unsupported", "calico-types-empty", "long-service-account",
                            "staged-policy", "unmodelled"}
