@@ -32,8 +32,10 @@ from ..policy.ir import (
     INGRESS,
     Action,
     AllOf,
+    AnyEndpoint,
     AnyOf,
     EndpointInfo,
+    NoEndpoint,
     PodSelection,
     Policy,
     PolicySet,
@@ -44,7 +46,7 @@ from ..policy.ir import (
     tri_and,
 )
 from ..sets.ports import NONE, PortSet, port_atoms
-from .classes import Universe
+from .classes import Universe, pod_label_keys
 from .selection import ClassIndex, select
 
 ALL = PortSet.all()
@@ -121,6 +123,7 @@ class Applicable:
     policy: Policy
     selected: Tri
     local: tuple[Tri, ...]  # per rule: the rule's `local` condition on this endpoint
+    why: frozenset[str] = frozenset()  # why `selected` or a `local` is a maybe because of the endpoint itself
 
 
 def unknown_reasons(matcher) -> frozenset[str]:
@@ -158,8 +161,42 @@ class Evaluator:
         result = select(self.index, matcher, self.mask)
         if result is None:
             result = self._mask_by_class(matcher)
+        if self.universe.uncertain_mask:
+            affected = self._uncertain_for(matcher)
+            if affected:
+                result = (result[0] & ~affected, result[1] | affected)
         self._masks[matcher] = result
         return result
+
+    def _uncertain_for(self, matcher) -> int:
+        """The pod classes for which `matcher` can only answer maybe, because what it reads of them could not be
+        read (model.Pod: uncertain labels, opaque). AnyOf/AllOf get it from their parts; a PodSelection only
+        within the namespaces it reaches (namespaces are always known)."""
+        if isinstance(matcher, (AnyEndpoint, NoEndpoint, UnknownEndpoint, AnyOf, AllOf)):
+            return 0
+        uni = self.universe
+        scope = uni.uncertain_mask
+        if isinstance(matcher, PodSelection):
+            where = PodSelection(matcher.namespace, matcher.namespace_selector, None)
+            if where != matcher:
+                yes, maybe = self.mask(where)
+                scope &= yes | maybe
+        keys = pod_label_keys(matcher)
+        affected = 0
+        for i in uni.indices(scope):
+            if _depends(uni.classes[i].info, matcher, keys):
+                affected |= 1 << i
+        return affected
+
+    def local_tri(self, matcher, info: EndpointInfo) -> Tri:
+        """A rule's condition on the endpoint a policy protects, three-valued like `mask`."""
+        if matcher is ANY:
+            return True
+        answer = matcher.match(info)
+        if info.uncertain and not isinstance(matcher, (NoEndpoint, UnknownEndpoint)) and \
+                _depends(info, matcher, pod_label_keys(matcher)):
+            return None
+        return answer
 
     @cached_property
     def index(self) -> ClassIndex:
@@ -219,8 +256,10 @@ class Evaluator:
             for index in self.universe.indices((yes | maybe) & self.universe.pod_mask):
                 info = classes[index].info
                 selected: Tri = True if yes >> index & 1 else None
-                local = tuple(True if r.local is ANY else r.local.match(info) for r in rules)
-                found.setdefault(index, []).append(Applicable(policy, selected, local))
+                local = tuple(self.local_tri(r.local, info) for r in rules)
+                why = frozenset([info.uncertain_reason]) if info.uncertain and (
+                    selected is None or None in local) else frozenset()
+                found.setdefault(index, []).append(Applicable(policy, selected, local, why))
         result = {index: tuple(apps) for index, apps in found.items()}
         self._applicable[direction] = result
         return result
@@ -244,6 +283,8 @@ class Evaluator:
         if split_by_ports:
             for profile_mask in uni.port_profile_masks.values():
                 groups = _refine(groups, profile_mask, 0)
+        for uncertain_mask in uni.uncertain_by_reason.values():
+            groups = _refine(groups, uncertain_mask, 0)  # each unknown verdict names its own pod's reason
         out = []
         for group in groups:
             rep = (group & -group).bit_length() - 1
@@ -302,6 +343,7 @@ class Evaluator:
         """One tier, backwards over its rules: {frozenset of possible actions: ports}."""
         entries: list[tuple[Rule, Tri, list]] = []
         surely_applies = any(app.selected is True for app in apps)
+        peer_info = self.universe.classes[bit.bit_length() - 1].info
         for app in apps:
             for rule, local in zip(app.policy.rules(direction), app.local):
                 yes, maybe = self.mask(rule.peer)
@@ -313,6 +355,9 @@ class Evaluator:
                 if tri is None:
                     for matcher in (app.policy.selector, rule.peer, rule.local):
                         why.extend(unknown_reasons(matcher))
+                    why.extend(app.why)
+                    if peer_tri is None and peer_info.uncertain:
+                        why.append(peer_info.uncertain_reason)
                 entries.append((rule, tri, why))
         outcome: dict = {frozenset([tier.default_action]): ALL}
         reasons: set[str] = set()
@@ -320,14 +365,21 @@ class Evaluator:
             if rule.action is Action.LOG:
                 continue
             ports = rule.ports_for(destination)
-            if not ports:
+            maybe_ports = rule.ports_maybe_for(destination)  # named ports of a pod whose ports were not all read
+            if not ports and not maybe_ports:
                 continue
             if tri is True:
                 outcome = _assign(outcome, ports, frozenset([rule.action]))
+                if maybe_ports:
+                    outcome, widened = _widen(outcome, maybe_ports, rule.action)
+                    if widened:
+                        reasons.add(destination.uncertain_reason)
             else:
-                outcome, widened = _widen(outcome, ports, rule.action)
+                outcome, widened = _widen(outcome, ports | maybe_ports, rule.action)
                 if widened:
                     reasons.update(why)
+                    if maybe_ports:
+                        reasons.add(destination.uncertain_reason)
         if not surely_applies:
             # The tier applies only if a maybe-selecting policy really selects the endpoint; if it does not, the
             # walk goes on to the next tier as if the tier had passed.
@@ -335,6 +387,7 @@ class Evaluator:
             if widened:
                 for app in apps:
                     reasons.update(unknown_reasons(app.policy.selector))
+                    reasons.update(app.why)
         return outcome, reasons
 
 
@@ -368,6 +421,19 @@ def _widen(outcome: dict, ports: PortSet, action) -> tuple[dict, bool]:
     return new, widened
 
 
+def _depends(info: EndpointInfo, matcher, keys: frozenset[str] | None) -> bool:
+    """Whether `matcher`, which reads these pod label keys (None: it cannot say), may answer differently for an
+    endpoint with what could not be read of it. Only a Kubernetes pod selection reads nothing but labels and the
+    namespace; ipBlocks and Calico's matchers also read addresses and service accounts."""
+    if info.opaque or info.uncertain_identity and not isinstance(matcher, PodSelection):
+        return True
+    if not info.uncertain_labels:
+        return False
+    if keys is None:
+        return True
+    return bool(keys) and ("*" in info.uncertain_labels or bool(keys & info.uncertain_labels))
+
+
 def _refine(groups: list[int], yes: int, maybe: int) -> list[int]:
     out = []
     no = ~(yes | maybe)
@@ -389,8 +455,9 @@ def direction_verdicts(evaluator: Evaluator, direction: str) -> list[DirectionVe
         applicable = applicable_by_class.get(cls.index, ())
         uses_names = direction == INGRESS and any(
             rule.uses_named_ports for app in applicable for rule in app.policy.rules(direction))
-        key = (tuple((id(a.policy), a.selected, a.local) for a in applicable),
-               cls.info.named_ports if uses_names else None)
+        key = (tuple((id(a.policy), a.selected, a.local, a.why) for a in applicable),
+               (cls.info.named_ports, cls.info.uncertain_ports, cls.info.uncertain_reason if
+                cls.info.uncertain_ports else "") if uses_names else None)
         verdict = by_key.get(key)
         if verdict is None:
             verdict = DirectionVerdict(direction, 0, [])

@@ -28,7 +28,7 @@ class RuleStep:
     ports: str
     action: str
     peer_match: Tri
-    port_match: bool
+    port_match: Tri  # None: a named port of a pod whose container ports could not all be read
     decided: bool = False
 
 
@@ -133,6 +133,7 @@ def _trace(evaluator: Evaluator, direction: str, label: str, apps: tuple[Applica
         by_tier.setdefault(app.policy.tier, []).append(app)
     trace = DirectionTrace(direction, label, "", "")
     bit = 1 << peer
+    peer_info = evaluator.universe.classes[peer].info
     reasons: set[str] = set()
     finals: set[str] = set()  # the final results still possible: "Allow", "Deny"
     passing = True
@@ -150,17 +151,24 @@ def _trace(evaluator: Evaluator, direction: str, label: str, apps: tuple[Applica
                 yes, maybe = evaluator.mask(rule.peer)
                 peer_tri: Tri = True if yes & bit else (None if maybe & bit else False)
                 tri = tri_and(tri_and(app.selected, local if rule.local is not ANY else True), peer_tri)
-                port_match = probe <= rule.ports_for(destination)
+                port_match: Tri = True if probe <= rule.ports_for(destination) else \
+                    None if probe & rule.ports_maybe_for(destination) else False
                 rs = RuleStep(app.policy.label(), f"{direction}[{rule.index}]" if not rule.text else rule.text,
                               rule.peer.describe(), rule.ports.describe(), rule.action.value, tri, port_match)
                 step.rules.append(rs)
-                if tri is False or not port_match or rule.action is Action.LOG:
+                if tri is False or port_match is False or rule.action is Action.LOG:
                     continue
-                if tri is None:
+                if tri is None or port_match is None:
                     # It may match (something it depends on is unknown): its action is one possible outcome.
                     if rule.action.value not in possible:
-                        for matcher in (app.policy.selector, rule.peer, rule.local):
-                            reasons.update(unknown_reasons(matcher))
+                        if tri is None:
+                            for matcher in (app.policy.selector, rule.peer, rule.local):
+                                reasons.update(unknown_reasons(matcher))
+                            reasons.update(app.why)
+                            if peer_tri is None and peer_info.uncertain:
+                                reasons.add(peer_info.uncertain_reason)
+                        if port_match is None:
+                            reasons.add(destination.uncertain_reason)
                     possible.add(rule.action.value)
                     continue
                 rs.decided = True
@@ -177,6 +185,7 @@ def _trace(evaluator: Evaluator, direction: str, label: str, apps: tuple[Applica
             if Action.PASS.value not in possible:
                 for app in tier_apps:
                     reasons.update(unknown_reasons(app.policy.selector))
+                    reasons.update(app.why)
             possible.add(Action.PASS.value)  # the tier may not apply at all: then the walk goes on
         step.outcome = " or ".join(sorted(possible)) if len(possible) > 1 else decided
         finals |= possible - {Action.PASS.value}

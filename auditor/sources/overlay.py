@@ -81,7 +81,11 @@ def apply_overlay(state: ClusterState, with_paths: list[str], without: list[str]
             replaced_workloads.add(pod.workload_id)
             for old in existing_by_workload[pod.workload_id]:
                 delta_pods[old.id] = replace(old, labels=dict(pod.labels), service_account=pod.service_account,
-                                             container_ports=pod.container_ports, host_network=pod.host_network)
+                                             container_ports=pod.container_ports, host_network=pod.host_network,
+                                             uncertain_labels=pod.uncertain_labels,
+                                             uncertain_ports=pod.uncertain_ports, opaque=pod.opaque,
+                                             uncertain_identity=pod.uncertain_identity or old.uncertain_identity,
+                                             unreadable=pod.unreadable)
         else:
             delta_pods[pod.id] = pod
     for pod in state.pods:

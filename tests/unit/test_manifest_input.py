@@ -274,3 +274,114 @@ def test_a_folder_with_a_broken_file_reads_the_others(tmp_path):
     assert len(found) == 2
     assert found[0].startswith(f"{tmp_path / 'b.yaml'}:3: invalid YAML")
     assert found[1].startswith(f"{tmp_path / 'd.yaml'}: cannot read")
+
+
+# --- the smallest piece: what a broken field costs ----------------------------------------------------------------
+def state_of(text: str):
+    collected = read(text)
+    from auditor.sources.manifests import build_state
+    state = build_state(collected.docs)
+    state.alerts[:0] = collected.alerts
+    return state
+
+
+def test_a_typo_in_one_container_port_drops_only_that_port():
+    state = state_of("""\
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: web, namespace: shop}
+    spec:
+      template:
+        metadata: {labels: {app: web}}
+        spec:
+          containers:
+          - name: web
+            image: nginx
+            ports:
+            - {name: http, containerPort: 8080}
+            - {name: metrics, containerport: 9090}
+            - {containerPort: 70000}
+    """)
+    (pod,) = state.pods
+    assert pod.workload == "Deployment/web" and pod.labels == {"app": "web"}
+    assert [(p.name, p.port) for p in pod.container_ports] == [("http", 8080)]
+    assert pod.uncertain_ports == (("metrics", "TCP", None),)  # the unnamed bad entry cannot matter
+    assert not pod.opaque and not pod.uncertain_labels
+    assert errors(state) == [
+        "m.yaml:1: Deployment shop/web: spec.template.spec.containers[0].ports[1].containerPort: is missing (there "
+        "is `containerport`: field names are case-sensitive); port entry left out: named-port matches on this pod "
+        "are unknown",
+        "m.yaml:1: Deployment shop/web: spec.template.spec.containers[0].ports[2].containerPort: 70000 is not a "
+        "port number from 1 to 65535; port entry left out (it has no name, so no rule can refer to it: no verdict "
+        "changes)"]
+
+
+def test_a_workload_without_a_readable_template_stays_with_unknown_verdicts():
+    state = state_of("""\
+    apiVersion: apps/v1
+    kind: StatefulSet
+    metadata: {name: db, namespace: shop}
+    spec: {template: [not, an, object]}
+    """)
+    (pod,) = state.pods
+    assert pod.workload == "StatefulSet/db" and pod.opaque and pod.uncertain_labels == ("*",)
+    assert errors(state) == ["m.yaml:1: StatefulSet shop/db: spec.template: is required (an object); its pods are "
+                             "unknown: every verdict about this pod is unknown"]
+
+
+def test_bad_labels_ips_and_owners_cost_only_themselves():
+    state = state_of("""\
+    apiVersion: v1
+    kind: Pod
+    metadata:
+      name: p
+      namespace: shop
+      labels: {app: web, tier: 1.10, "bad key": x}
+      ownerReferences: {kind: ReplicaSet}
+    status: {podIP: 10.0.0.300, podIPs: [{ip: 10.0.0.300}, {ip: "fd00::1"}]}
+    """)
+    (pod,) = state.pods
+    assert pod.labels == {"app": "web"} and pod.uncertain_labels == ("tier",)
+    assert pod.ips == ("fd00::1",) and pod.uncertain_identity and not pod.opaque
+    assert pod.workload == "Pod/p"
+    found = errors(state)
+    assert len(found) == 5
+    assert any("metadata.labels[tier]: label value 1.1 must be a string" in e for e in found)
+    assert any("metadata.labels[bad key]" in e and "label left out" in e for e in found)
+    assert any("metadata.ownerReferences: must be a list of objects" in e for e in found)
+    assert any("status.podIPs[0]" in e for e in found) and any("status.podIP:" in e for e in found)
+
+
+def test_a_bad_service_port_or_slice_endpoint_drops_only_itself():
+    state = state_of("""\
+    apiVersion: v1
+    kind: Service
+    metadata: {name: web, namespace: shop}
+    spec:
+      selector: {app: web}
+      clusterIP: 10.96.0.20
+      ports:
+      - {name: http, port: 80, targetPort: http}
+      - {name: admin, port: "eighty"}
+    ---
+    apiVersion: discovery.k8s.io/v1
+    kind: EndpointSlice
+    metadata: {name: web-1, namespace: shop, labels: {kubernetes.io/service-name: web}}
+    addressType: IPv4
+    endpoints:
+    - {addresses: [10.0.0.5], conditions: {ready: true}}
+    - {addresses: 10.0.0.6}
+    ports:
+    - {name: http, port: 8080, protocol: TCP}
+    - {name: admin, port: -1}
+    """)
+    (service,) = state.services
+    assert [(p.name, p.port) for p in service.ports] == [("http", 80)] and service.cluster_ips == ("10.96.0.20",)
+    (slice_,) = state.endpoint_slices
+    assert [e.addresses for e in slice_.endpoints] == [("10.0.0.5",)]
+    assert [(p.name, p.port) for p in slice_.ports] == [("http", 8080)]
+    found = errors(state)
+    assert len(found) == 3
+    assert found[0].startswith("m.yaml:1: Service shop/web: spec.ports[1].port: 'eighty' is not a port number")
+    assert found[1].startswith("m.yaml:11: EndpointSlice shop/web-1: endpoints[1]: must be an object with addresses")
+    assert found[2].startswith("m.yaml:11: EndpointSlice shop/web-1: ports[1]:")
