@@ -69,8 +69,13 @@ def progress_enabled() -> bool:
     return sys.stderr.isatty()
 
 
-def load_state(manifests, snapshot, kubeconfig, context, namespaces: tuple[str, ...] = ()) -> ClusterState:
-    """Read the cluster state from manifests, a snapshot or the live cluster; InputError when nothing is usable."""
+OFFLINE_HINT = "or read manifests with -f PATH (or a snapshot with --snapshot FILE)"
+
+
+def load_state(manifests, snapshot, kubeconfig, context, namespaces: tuple[str, ...] = (),
+               offline_hint: str = OFFLINE_HINT) -> ClusterState:
+    """Read the cluster state from manifests, a snapshot or the live cluster; InputError when nothing is usable.
+    `offline_hint`: what the command accepts instead of a cluster, said when there is none."""
     from ..sources.manifests import ManifestError
     say("reading " + ("manifests" if manifests else "snapshot" if snapshot else "the cluster"))
     if manifests and snapshot:
@@ -91,7 +96,7 @@ def load_state(manifests, snapshot, kubeconfig, context, namespaces: tuple[str, 
                 state = load_live(kubeconfig=kubeconfig, context=context, progress=progress_enabled(),
                                   namespaces=tuple(namespaces))
             except LiveSourceError as err:
-                raise InputError(str(err)) from None
+                raise InputError(f"{err}, {offline_hint}" if err.no_cluster and offline_hint else str(err)) from None
     except ManifestError as err:
         raise InputError(str(err)) from None
     say("")
