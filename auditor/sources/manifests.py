@@ -554,6 +554,9 @@ def build_state(docs: list, *, coredns: tuple[str, str] = CORE_DNS_CONFIGMAP,
         if pod is None:
             continue
         state.pods.append(pod)
+        # Its workload has a real pod: no representative for it. That is the workload pod_workload found, which
+        # may be a Deployment known only from the ReplicaSet name and pod-template-hash (no ReplicaSet in input).
+        covered.add((pod.namespace, *pod.workload.split("/", 1)))
         owner = _controller(obj["metadata"])
         while owner:
             owner_key = (pod.namespace, owner[0], owner[1])

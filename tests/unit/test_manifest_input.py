@@ -385,3 +385,32 @@ def test_a_bad_service_port_or_slice_endpoint_drops_only_itself():
     assert found[0].startswith("m.yaml:1: Service shop/web: spec.ports[1].port: 'eighty' is not a port number")
     assert found[1].startswith("m.yaml:11: EndpointSlice shop/web-1: endpoints[1]: must be an object with addresses")
     assert found[2].startswith("m.yaml:11: EndpointSlice shop/web-1: ports[1]:")
+
+
+def test_pods_of_a_deployment_without_its_replicaset_need_no_representative():
+    # kubectl get deploy,pods -o yaml: the ReplicaSet is not there; the pod-template-hash names the Deployment.
+    state = state_of("""\
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: web, namespace: x}
+    spec: {template: {metadata: {labels: {app: web}}, spec: {containers: [{name: c, image: i}]}}}
+    ---
+    apiVersion: v1
+    kind: Pod
+    metadata:
+      name: web-7d77fb55cc-x2x9q
+      namespace: x
+      labels: {app: web, pod-template-hash: 7d77fb55cc}
+      ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web-7d77fb55cc, controller: true}]
+    spec: {containers: [{name: c, image: i}]}
+    status: {podIP: 10.244.0.5, phase: Running}
+    """)
+    assert [(p.id, p.workload, p.representative) for p in state.pods] == [
+        ("x/web-7d77fb55cc-x2x9q", "Deployment/web", False)]
+
+
+def test_the_demo_has_its_running_pods_and_no_warning():
+    state = load_manifests(["examples/shop"])
+    assert len({p.workload_id for p in state.pods}) == 10
+    assert all(p.ips and not p.representative for p in state.pods)
+    assert state.alerts == []
