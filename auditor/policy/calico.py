@@ -365,9 +365,9 @@ def translate_calico_policy(obj: PolicyObject, ctx: CalicoContext) -> Translatio
             sa_selector = _parse(spec["serviceAccountSelector"], "spec.serviceAccountSelector")
         selection = CalicoPolicySelection(selector, namespace, ns_selector, sa_selector)
     except InvalidField as err:
+        # Only which endpoints it selects is unknown: its order, types and rules are read as written.
         reason = problem(err.field, err.message)
-        out.policy = _unknown_policy(obj, namespace, reason, staged, tier)
-        return out
+        selection = AllOf((CalicoPolicySelection(parse("all()"), namespace), UnknownEndpoint(reason)))
 
     ingress_raw, egress_raw = spec.get("ingress"), spec.get("egress")
     types = spec.get("types")
@@ -602,9 +602,10 @@ def _rule(direction: str, index: int, raw: object, namespace: str | None, ctx: C
         if ip_version not in (None, 4, 6):
             raise InvalidField(f"{base}.ipVersion", f"{ip_version!r} is not 4 or 6")
 
-        source = _entity(raw.get("source"), f"{base}.source", namespace, ctx, out)
-        destination = _entity(raw.get("destination"), f"{base}.destination", namespace, ctx, out)
-        dst_raw = raw.get("destination") or {}
+        # A side that cannot be read is unknown on its own: the rule's protocol and ports still hold (fields AND).
+        source = _side(raw.get("source"), f"{base}.source", namespace, ctx, out, problem)
+        destination = _side(raw.get("destination"), f"{base}.destination", namespace, ctx, out, problem)
+        dst_raw = raw.get("destination") if isinstance(raw.get("destination"), Mapping) else {}
         named: tuple = ()
         unreadable_ports: list[InvalidField] = []
         protocol_ports = numeric  # what the rule matches before its port list narrows it
@@ -623,7 +624,7 @@ def _rule(direction: str, index: int, raw: object, namespace: str | None, ctx: C
         peer_side = "source" if direction == INGRESS else "destination"
 
         unknowns = []
-        src_raw = raw.get("source") or {}
+        src_raw = raw.get("source") if isinstance(raw.get("source"), Mapping) else {}
         if src_raw.get("ports") is not None or src_raw.get("notPorts") is not None:
             unknowns.append(problem(f"{base}.source.ports", "source ports are not modelled; the flows this rule "
                                     "could match are unknown", "unmodelled-field"))
@@ -637,8 +638,9 @@ def _rule(direction: str, index: int, raw: object, namespace: str | None, ctx: C
         if unknowns:
             peer = AllOf((peer, UnknownEndpoint("; ".join(unknowns))))
         rule_text = f"{text} {peer_side} {peer.describe()}"
-        local = local if local.uses_identity or local.nets or local.not_nets or local.not_selector is not None \
-            or local.ip_version else ANY
+        if isinstance(local, CalicoEntity) and not (local.uses_identity or local.nets or local.not_nets or
+                                                    local.not_selector is not None or local.ip_version):
+            local = ANY
         if not unreadable_ports:
             return [Rule(action, peer, ports, not_ports, local, index=index, text=rule_text)]
         # Port entries that cannot be read: the rule stays exact on the others, and may also match (with its
@@ -654,9 +656,17 @@ def _rule(direction: str, index: int, raw: object, namespace: str | None, ctx: C
         return [Rule(action, UnknownEndpoint(reason), index=index, text=text)]
 
 
-def _with_version(entity: CalicoEntity, version: int) -> CalicoEntity:
+def _with_version(entity, version: int):
     from dataclasses import replace
-    return replace(entity, ip_version=version)
+    return replace(entity, ip_version=version) if isinstance(entity, CalicoEntity) else entity
+
+
+def _side(raw: object, where: str, namespace: str | None, ctx: CalicoContext, out: Translation, problem):
+    """A rule's source or destination; an UnknownEndpoint (with an error) when it cannot be read."""
+    try:
+        return _entity(raw, where, namespace, ctx, out)
+    except InvalidField as err:
+        return UnknownEndpoint(problem(err.field, err.message))
 
 
 def _unknown_policy(obj: PolicyObject, namespace: str | None, reason: str, staged: bool,
