@@ -487,6 +487,8 @@ def build_state(docs: list, *, coredns: tuple[str, str] = CORE_DNS_CONFIGMAP,
                      f"{kind}: metadata.name {name!r} is not a string")
                 continue
             name = f"<unnamed at {where}>"  # a policy is never dropped: its rules still count
+            alerts.append(Alert("missing-field", f"{where}: {kind} has no metadata.name (kubectl would refuse it); "
+                                f"read as {name}", name, "warning", _location(where)))
         ref = f"{kind} {namespace + '/' if namespace else ''}{name}"
         fields = _Fields(where, ref, alerts)
         meta = _readable_meta(meta, fields)
