@@ -11,7 +11,8 @@ def check_unknown(analysis) -> list[Finding]:
         out.append(finding("unknown-verdicts", f"could not read {item.resource}"
                            f"{' in ' + item.namespace if item.namespace else ''} ({item.reason}): the verdicts that "
                            "depend on it are unknown", [item.resource],
-                           "grant read access (deploy/rbac.yaml lists what netaudit needs)"))
+                           "grant read access (deploy/rbac.yaml lists what netaudit needs)"
+                           if "forbidden" in item.reason else "fix the input it came from (see the errors)"))
     unknown_pairs = sum(1 for b in analysis.matrix.blocks if b.unknown)
     if unknown_pairs and not out:
         reasons = sorted({r for b in analysis.matrix.blocks for r in b.reasons})

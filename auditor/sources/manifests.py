@@ -34,6 +34,7 @@ from ..model import (
     Service,
     ServiceAccount,
     ServicePort,
+    Unreadable,
     validate_label_key,
     validate_label_value,
 )
@@ -158,6 +159,7 @@ class ManifestDocuments:
     docs: list[_Doc] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
     files: int = 0
+    unreadable: list[Unreadable] = field(default_factory=list)  # policy documents that did not parse
 
 
 def load_manifests(paths: Iterable[str], *, coredns: tuple[str, str] = CORE_DNS_CONFIGMAP,
@@ -178,6 +180,7 @@ def load_manifests(paths: Iterable[str], *, coredns: tuple[str, str] = CORE_DNS_
         raise ManifestError(f"no .yaml, .yml or .json files found in {', '.join(paths)}")
     state = build_state(collected.docs, coredns=coredns, default_namespace=default_namespace)
     state.alerts[:0] = collected.alerts
+    state.unreadable.extend(collected.unreadable)
     state.origin = "manifests: " + ", ".join(paths)
     return state
 
@@ -339,13 +342,40 @@ def _parse_document(doc: YamlDocument, name: str, collected: ManifestDocuments) 
             collected.alerts.append(Alert("template", message, name, "error", f"{name}:{at}"))
             return
         problem = getattr(err, "problem", None) or (str(err).splitlines() or [type(err).__name__])[0]
+        policy = _unreadable_policy(doc.text, f"{name}:{line}", problem)
+        if policy is not None:
+            collected.unreadable.append(policy)
+        consequence = "; it is a policy: the verdicts it could change are unknown" if policy is not None else ""
         collected.alerts.append(Alert("invalid-yaml", f"{name}:{line}: invalid YAML: {problem}; document skipped "
-                                      "(the documents around it are read)", name, "error", f"{name}:{line}"))
+                                      f"(the documents around it are read){consequence}", name, "error",
+                                      f"{name}:{line}"))
         return
     finally:
         loader.dispose()
     if value is not None:
         _add_object(value, name, doc.line - 1 + loader.doc_line, collected, item_lines)
+
+
+_KIND_LINE = re.compile(r"^kind:[ \t]*[\"']?([A-Za-z]+)", re.MULTILINE)
+_API_LINE = re.compile(r"^apiVersion:[ \t]*[\"']?([\w.\-/]+)", re.MULTILINE)
+_METADATA = re.compile(r"^metadata:(.*(?:\n[ \t]+.*)*)", re.MULTILINE)
+_NAMESPACE = re.compile(r"\bnamespace:[ \t]*[\"']?([a-z0-9][-a-z0-9.]*)")
+
+
+def _unreadable_policy(text: str, where: str, problem: str) -> Unreadable | None:
+    """A policy document that does not parse still says, on its own lines, that it is a policy (and where): its
+    effect is unknown, so it stands as an unreadable policy resource of that namespace, as a policy the live
+    source may not list does (the verdicts it could change become unknown). None when the text does not say so."""
+    kind, api = _KIND_LINE.search(text), _API_LINE.search(text)
+    if kind is None or api is None or kind.group(1) not in POLICY_KINDS.get(_group(api.group(1)), ()):
+        return None
+    kind_name = kind.group(1)
+    metadata = _METADATA.search(text)
+    namespace = _NAMESPACE.search(metadata.group(1)) if metadata else None
+    scope = None if kind_name in CLUSTER_SCOPED_POLICY_KINDS else (namespace.group(1) if namespace else "default")
+    plural = kind_name[:-1] + "ies" if kind_name.endswith("y") else kind_name + "s"
+    return Unreadable(f"{plural.lower()}.{_group(api.group(1))}", scope,
+                      f"a {kind_name} at {where} does not parse ({problem})")
 
 
 def _add_object(obj: object, name: str, line: int, collected: ManifestDocuments,
