@@ -358,3 +358,16 @@ def test_no_progress_text_when_not_a_terminal(tmp_path):
     path = write(tmp_path, "basic.yaml", BASIC)
     result = run("matrix", "-f", path, "-o", "json", "-q")
     assert "netaudit: reading" not in result.stderr and "\x1b[K" not in result.stderr
+
+
+def test_quiet_hides_warnings_but_never_errors(tmp_path):
+    write(tmp_path, "good.yaml", BASIC)
+    write(tmp_path, "widget.yaml", "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n")  # a warning
+    write(tmp_path, "broken.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: [c\n")  # an error
+    loud = CliRunner().invoke(main, ["matrix", "-f", str(tmp_path)])
+    quiet = CliRunner().invoke(main, ["matrix", "-f", str(tmp_path), "-q"])
+    assert loud.exit_code == quiet.exit_code == 0
+    assert "warning: " in loud.stderr and "Widget" in loud.stderr
+    assert "error: " in loud.stderr and "broken.yaml:3: invalid YAML" in loud.stderr
+    assert quiet.stderr.splitlines() == [line for line in loud.stderr.splitlines() if line.startswith("error: ")]
+    assert quiet.stderr.count("error: ") == 1
