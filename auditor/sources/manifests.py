@@ -16,8 +16,8 @@ import json
 import os
 import re
 import sys
+from collections.abc import Iterable, Mapping  # the ABCs: isinstance on them is fast (typing's is not)
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Mapping
 
 import yaml
 
@@ -504,7 +504,8 @@ def build_state(docs: list, *, coredns: tuple[str, str] = CORE_DNS_CONFIGMAP,
         if meta is not None and not isinstance(meta, Mapping):
             skip("invalid-field", where, f"{kind}: metadata must be an object")
             continue
-        meta = meta or {}
+        if meta is None:
+            meta = {}
         name = meta.get("name")
         namespace = meta.get("namespace") or None
         if namespace is not None and not isinstance(namespace, str):
@@ -533,10 +534,10 @@ def build_state(docs: list, *, coredns: tuple[str, str] = CORE_DNS_CONFIGMAP,
                 labels[NAMESPACE_NAME_LABEL] = name  # set by the API server on every namespace since 1.21
                 declared_namespaces[name] = Namespace(name, labels, labels_known=not uncertain)
             elif kind == "Pod" and api_version == "v1":
-                pods_raw.append((dict(obj, metadata=meta), where, fields))
+                pods_raw.append((obj if obj.get("metadata") is meta else dict(obj, metadata=meta), where, fields))
             elif kind in WORKLOAD_KINDS and api_version in ("apps/v1", "batch/v1", "v1", "batch/v1beta1",
                                                             "extensions/v1beta1", "apps/v1beta2"):
-                workloads.append((dict(obj, metadata=meta), where, fields))
+                workloads.append((obj if obj.get("metadata") is meta else dict(obj, metadata=meta), where, fields))
                 owner = _controller(meta)
                 if owner:
                     owners[(namespace or default_namespace, kind, name)] = owner
@@ -657,14 +658,19 @@ def _mentions_cidrs(policy: PolicyObject) -> bool:
 
 def _readable_meta(meta: Mapping, fields: _Fields) -> Mapping:
     """metadata with the fields that later steps read made safe: a wrong-typed one is an error and is left out
-    (labels: every label unknown, as `_labels` says; ownerReferences: the object is its own workload)."""
-    clean = dict(meta)
+    (labels: every label unknown, as `_labels` says; ownerReferences: the object is its own workload). The same
+    object when nothing is wrong (the common case: no copy)."""
     annotations = meta.get("annotations")
-    if annotations is not None and not isinstance(annotations, Mapping):
+    bad_annotations = annotations is not None and not isinstance(annotations, Mapping)
+    owners = meta.get("ownerReferences")
+    bad_owners = owners is not None and not (isinstance(owners, list) and all(isinstance(o, Mapping) for o in owners))
+    if not (bad_annotations or bad_owners):
+        return meta
+    clean = dict(meta)
+    if bad_annotations:
         fields.error("metadata.annotations", "must be a map of strings", "ignored")
         clean.pop("annotations")
-    owners = meta.get("ownerReferences")
-    if owners is not None and not (isinstance(owners, list) and all(isinstance(o, Mapping) for o in owners)):
+    if bad_owners:
         fields.error("metadata.ownerReferences", "must be a list of objects",
                      "ignored: the object is shown as its own workload")
         clean.pop("ownerReferences")
@@ -839,9 +845,18 @@ def _pod_spec_fields(spec: object, prefix: str, fields: _Fields) -> dict:
     return out
 
 
+_IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\Z")
+
+
 def _ip_text(value: object) -> str | None:
+    """The canonical text of an IP address, or None. A dotted quad without leading zeros is already canonical, and
+    checking that is much cheaper than ipaddress (10,000 pods: 0.4 s)."""
+    if not isinstance(value, str):
+        return None
+    if _IPV4.match(value):
+        return value
     try:
-        return str(ipaddress.ip_address(str(value).strip())) if isinstance(value, str) else None
+        return str(ipaddress.ip_address(value.strip()))
     except ValueError:
         return None
 
@@ -851,12 +866,21 @@ def _pod_ips(status: Mapping, fields: _Fields) -> tuple[tuple[str, ...], bool]:
     ipBlock, and Calico selectors match addresses too)."""
     ips: list[str] = []
     readable = True
+    seen: dict[object, str | None] = {}  # podIP repeats podIPs[0]: parse each text once
+
+    def ip_text(value: object) -> str | None:
+        if isinstance(value, str) and value in seen:
+            return seen[value]
+        text = _ip_text(value)
+        if isinstance(value, str):
+            seen[value] = text
+        return text
     entries = status.get("podIPs")
     if entries is not None and not isinstance(entries, list):
         fields.error("status.podIPs", "must be a list of {ip: ...}", f"its addresses are unknown: {_IDENTITY}")
         entries, readable = [], False
     for i, entry in enumerate(entries or []):
-        ip = _ip_text(entry.get("ip")) if isinstance(entry, Mapping) else None
+        ip = ip_text(entry.get("ip")) if isinstance(entry, Mapping) else None
         if ip is None:
             fields.error(f"status.podIPs[{i}]", f"{entry!r} is not {{ip: <an IP address>}}",
                          f"an address of it is unknown: {_IDENTITY}")
@@ -864,7 +888,7 @@ def _pod_ips(status: Mapping, fields: _Fields) -> tuple[tuple[str, ...], bool]:
         elif ip not in ips:
             ips.append(ip)
     if status.get("podIP") is not None:
-        first = _ip_text(status["podIP"])
+        first = ip_text(status["podIP"])
         if first is None:
             fields.error("status.podIP", f"{status['podIP']!r} is not an IP address",
                          f"its address is unknown: {_IDENTITY}")
