@@ -206,7 +206,10 @@ def test_input_skipped_fails_the_default_gate(tmp_path):
     (tmp_path / "broken.yaml").write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: [c\n")
     result = CliRunner().invoke(main, ["check", "-f", str(tmp_path), "-q"])
     assert result.exit_code == 1  # the default --fail-on high: the audit is incomplete
-    assert "input-skipped" in result.stdout and "broken.yaml:3: invalid YAML" in result.stdout
+    assert "input-skipped" in result.stdout
+    doc = json.loads(CliRunner().invoke(main, ["check", "-f", str(tmp_path), "-q", "-o", "json"]).stdout)
+    (skipped,) = [f for f in doc["findings"] if f["code"] == "input-skipped"]
+    assert "broken.yaml:3: invalid YAML" in skipped["message"] and skipped["severity"] == "high"
     assert "error: " in result.stderr and "broken.yaml:3" in result.stderr  # printed even with -q
     sarif = json.loads(CliRunner().invoke(main, ["check", "-f", str(tmp_path), "-q", "-o", "sarif"]).stdout)
     jsonschema.validate(sarif, SCHEMA)
