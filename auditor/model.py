@@ -72,7 +72,7 @@ class Alert:
     source: str = ""  # "path:line" of what it is about, when known
 
     def to_json(self) -> dict:
-        return {"code": self.code, "message": self.message, "object": self.object}
+        return {"code": self.code, "message": self.message, "object": self.object, "severity": self.severity}
 
 
 @dataclass(frozen=True)
