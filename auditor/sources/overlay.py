@@ -46,6 +46,7 @@ def apply_overlay(state: ClusterState, with_paths: list[str], without: list[str]
     delta = build_state(collected.docs)
     out = copy.copy(state)
     out.alerts = list(state.alerts) + collected.alerts + delta.alerts
+    out.unreadable = list(state.unreadable) + collected.unreadable  # policy documents of --with that did not parse
     out.origin = state.origin + " + " + ", ".join(with_paths) if with_paths else state.origin
 
     # Namespaces: declared ones replace; merely referenced ones only fill gaps.
