@@ -366,9 +366,9 @@ class Evaluator:
         policies, each maybe (a selection, a rule's peer) being independent of the others (docs/semantics.md NA-M3).
         """
         peer_info = self.universe.classes[bit.bit_length() - 1].info
-        applied: dict = {frozenset([tier.default_action]): ALL}
+        applied: dict = {tier.default_actions: ALL}
         absent: dict = {_PASS_ONLY: ALL}
-        reasons: set[str] = set()
+        reasons: set[str] = {tier.default_unknown} if tier.default_unknown else set()
         for app in reversed(apps):
             outcome = applied
             rules = app.policy.rules(direction)

@@ -196,6 +196,8 @@ def trace_direction(evaluator: Evaluator, direction: str, label: str, apps: tupl
         elif decided is None:
             decided = tier.default_action.value
             step.how = f"no rule matched: the {tier.name} tier's default action, {decided}"
+        if tier.default_unknown:
+            reasons.add(tier.default_unknown)
         step.outcome = " or ".join(sorted(possible)) if len(possible) > 1 else next(iter(possible))
         finals |= possible - {Action.PASS.value}
         passing = Action.PASS.value in possible
@@ -227,7 +229,7 @@ def _tier_outcomes(tier: Tier, apps: list[Applicable], direction: str,
     and the maybe-selecting policies whose selection changes them. The same recurrence as evaluate.py's
     _walk_tier, on one port: backwards over the policies, with what the rest gives when the tier applies
     (`applied`) and when no earlier policy selected the endpoint (`absent`)."""
-    applied = {tier.default_action.value}
+    applied = {a.value for a in tier.default_actions}
     absent = {Action.PASS.value}
     matters = []
     for number in reversed(range(len(apps))):

@@ -436,15 +436,17 @@ def translate_tier(obj: PolicyObject) -> tuple[Tier | None, list[Alert]]:
                             "sorts last", str(obj.ref)))
         order = None
     action = spec.get("defaultAction") or "Deny"
-    if action not in ("Deny", "Pass"):
-        alerts.append(Alert("invalid-field", f"{obj.ref.located()}: spec.defaultAction: {action!r} is not Deny or "
-                            "Pass; read as Deny", str(obj.ref)))
-        action = "Deny"
+    unknown = ""
     if obj.name == "default" and action != "Deny":
         alerts.append(Alert("invalid-field", f"{obj.ref.located()}: the default tier's defaultAction is always "
                             "Deny", str(obj.ref)))
         action = "Deny"
-    return Tier(obj.name, float(order) if order is not None else None, ACTIONS[action]), alerts
+    elif action not in ("Deny", "Pass"):
+        unknown = (f"{obj.ref.located()}: spec.defaultAction: {action!r} is not Deny or Pass; what the tier does with "
+                   "traffic no rule matches is unknown")
+        alerts.append(Alert("invalid-field", unknown, str(obj.ref), "error", obj.source))
+        action = "Deny"
+    return Tier(obj.name, float(order) if order is not None else None, ACTIONS[action], unknown), alerts
 
 
 def translate_calico_policy(obj: PolicyObject, ctx: CalicoContext) -> Translation:

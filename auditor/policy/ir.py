@@ -353,6 +353,12 @@ class Tier:
     name: str
     order: float | None
     default_action: Action = Action.DENY  # DENY or PASS
+    default_unknown: str = ""  # why the default action could not be read: then it may be Deny or Pass
+
+    @property
+    def default_actions(self) -> frozenset:
+        """What a port no rule matched may end in: the default action, or Deny and Pass when it is unknown."""
+        return frozenset([Action.DENY, Action.PASS]) if self.default_unknown else frozenset([self.default_action])
 
     @property
     def sort_key(self) -> tuple:
