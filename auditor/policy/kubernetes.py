@@ -165,7 +165,7 @@ def _rule(direction: str, index: int, raw: object, namespace: str, out: Translat
         options = []
         for j, raw_peer in enumerate(raw_peers):
             try:
-                options.append(_peer(f"{base}.{peers_key}[{j}]", raw_peer, namespace, out))
+                options.append(_peer(f"{base}.{peers_key}[{j}]", raw_peer, namespace, out, problem))
             except (InvalidField, SelectorError) as err:
                 options.append(UnknownEndpoint(problem(err.field, err.message)))
         peer = options[0] if len(options) == 1 else AnyOf(tuple(options))
@@ -190,7 +190,7 @@ def _rule(direction: str, index: int, raw: object, namespace: str, out: Translat
     return rules
 
 
-def _peer(where: str, raw: object, namespace: str, out: Translation):
+def _peer(where: str, raw: object, namespace: str, out: Translation, problem=None):
     if not isinstance(raw, Mapping):
         raise InvalidField(where, "must be an object with podSelector, namespaceSelector or ipBlock")
     unknown = set(raw) - {"podSelector", "namespaceSelector", "ipBlock"}
@@ -205,11 +205,27 @@ def _peer(where: str, raw: object, namespace: str, out: Translation):
         if has_pods or has_ns:
             raise InvalidField(where, "ipBlock may not be combined with podSelector or namespaceSelector")
         return _ip_block(f"{where}.ipBlock", raw["ipBlock"], out)
-    pod_selector = parse_label_selector(raw["podSelector"], f"{where}.podSelector") if has_pods else None
+    # A selector that cannot be read leaves the peer a pod peer: a maybe for pods in its reach (its namespace, or the
+    # namespaces the other selector picks), never for addresses outside the cluster or hostNetwork pods.
+    unreadable: list[str] = []
+
+    def selector(key: str):
+        try:
+            return parse_label_selector(raw[key], f"{where}.{key}")
+        except SelectorError as err:
+            if problem is None:
+                raise
+            unreadable.append(problem(err.field, err.message))
+            return None
+
+    pod_selector = selector("podSelector") if has_pods else None
     if has_ns:
-        ns_selector = parse_label_selector(raw["namespaceSelector"], f"{where}.namespaceSelector")
-        return PodSelection(namespace_selector=ns_selector, pod_selector=pod_selector)
-    return PodSelection(namespace=namespace, pod_selector=pod_selector)
+        ns_selector = selector("namespaceSelector")
+        selection = PodSelection(namespace_selector=ns_selector, pod_selector=pod_selector) \
+            if ns_selector is not None else PodSelection(pod_selector=pod_selector)
+    else:
+        selection = PodSelection(namespace=namespace, pod_selector=pod_selector)
+    return AllOf((selection, UnknownEndpoint("; ".join(unreadable)))) if unreadable else selection
 
 
 def _ip_block(where: str, raw: object, out: Translation) -> AddressBlock:
