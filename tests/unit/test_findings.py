@@ -149,11 +149,14 @@ CASES: dict[str, Case] = {
                            CLIENT_EGRESS_DENIED, dns_allow(peer={"ipBlock": {"cidr": "10.0.9.1/32"}})],
         BASE + KUBE_DNS + [pod("kube-system", "coredns-2", {"k8s-app": "kube-dns"}, "10.0.9.2"),
                            CLIENT_EGRESS_DENIED, dns_allow(peer={"ipBlock": {"cidr": "10.0.9.0/30"}})]),
+    # A namespaceSelector that cannot be read (a number as label value): CoreDNS may or may not be in its reach.
     "dns-unknown": Case(
-        BASE + KUBE_DNS + [np("x", "broken", {"podSelector": {}, "policyTypes": ["Egress"],
-                                              "egress": [{"to": [{"podSelector": {"matchLabels": {"a": 1}}}]}]})],
-        BASE + KUBE_DNS + [np("x", "fine", {"podSelector": {}, "policyTypes": ["Egress"],
-                                            "egress": [{"to": [{"podSelector": {"matchLabels": {"a": "1"}}}]}]})]),
+        BASE + KUBE_DNS + [np("x", "broken", {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{"to": [
+            {"namespaceSelector": {"matchLabels": {"a": 1}}, "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}
+        ]}]})],
+        BASE + KUBE_DNS + [np("x", "fine", {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{"to": [
+            {"namespaceSelector": {"matchLabels": {"a": "1"}}, "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}
+        ]}]})]),
     "dns-no-backends": Case(BASE + KUBE_DNS[:1] + KUBE_DNS[2:], BASE + KUBE_DNS),  # the Service, no CoreDNS pod
     "dns-service-missing": Case(BASE, BASE + KUBE_DNS),
     # --- Calico and admin policies -----------------------------------------------------------------------------------

@@ -27,9 +27,10 @@ Everything else is cut by one side: e.g. debug -> postgres (postgres admits only
 Findings: tools/debug is selected by no policy (no-ingress-isolation, medium; no-egress-isolation, low); db/postgres
 is not selected for egress (no-egress-isolation, low); there is no kube-dns Service (dns-service-missing, info).
 
-HOSTILE adds tools/quarantine, selecting debug for ingress with a peer whose label value is not a valid label
-(`"><script>alert(1)</script>`): the peer may or may not match, the rule has no ports, so whether anything reaches
-debug is unknown on every port: postgres -> debug and 0.0.0.0/0 -> debug become unknown instead of allowed.
+HOSTILE adds tools/quarantine, selecting debug for ingress with an ipBlock peer whose cidr is not a CIDR
+(`"><script>alert(1)</script>`): which addresses it names cannot be read (an ipBlock may name any address, pod IPs
+included), the rule has no ports, so whether anything reaches debug is unknown on every port: postgres -> debug and
+0.0.0.0/0 -> debug become unknown instead of allowed.
 """
 
 from __future__ import annotations
@@ -152,7 +153,7 @@ HOSTILE = textwrap.dedent("""
     spec:
       podSelector: {matchLabels: {app: debug}}
       ingress:
-      - from: [{podSelector: {matchLabels: {app: '%s'}}}]
+      - from: [{ipBlock: {cidr: '%s'}}]
     """) % EVIL
 
 ADMIN, FRONTEND = "web/Deployment/admin", "web/Deployment/frontend"
