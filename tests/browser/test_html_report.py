@@ -132,7 +132,7 @@ SMALL = textwrap.dedent("""
     spec:
       podSelector: {matchLabels: {app: debug}}
       ingress:
-      - from: [{podSelector: {matchLabels: {app: '%s'}}}]
+      - from: [{ipBlock: {cidr: '%s'}}]
     """) % EVIL
 
 

@@ -27,9 +27,10 @@ Everything else is cut by one side: e.g. debug -> postgres (postgres admits only
 Findings: tools/debug is selected by no policy (no-ingress-isolation, medium; no-egress-isolation, low); db/postgres
 is not selected for egress (no-egress-isolation, low); there is no kube-dns Service (dns-service-missing, info).
 
-HOSTILE adds tools/quarantine, selecting debug for ingress with a peer whose label value is not a valid label
-(`"><script>alert(1)</script>`): the peer may or may not match, the rule has no ports, so whether anything reaches
-debug is unknown on every port: postgres -> debug and 0.0.0.0/0 -> debug become unknown instead of allowed.
+HOSTILE adds tools/quarantine, selecting debug for ingress with an ipBlock peer whose cidr is not a CIDR
+(`"><script>alert(1)</script>`): which addresses it names cannot be read (an ipBlock may name any address, pod IPs
+included), the rule has no ports, so whether anything reaches debug is unknown on every port: postgres -> debug and
+0.0.0.0/0 -> debug become unknown instead of allowed.
 """
 
 from __future__ import annotations
@@ -152,7 +153,7 @@ HOSTILE = textwrap.dedent("""
     spec:
       podSelector: {matchLabels: {app: debug}}
       ingress:
-      - from: [{podSelector: {matchLabels: {app: '%s'}}}]
+      - from: [{ipBlock: {cidr: '%s'}}]
     """) % EVIL
 
 ADMIN, FRONTEND = "web/Deployment/admin", "web/Deployment/frontend"
@@ -551,3 +552,27 @@ def test_renderers_accept_a_hand_made_bundle():
     assert rows[2][2:5] == ["", "443/TCP", EVIL]
     text = markdown.render(bundle)
     assert "<script>" not in text
+
+
+BROKEN_DOCUMENT = """
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: broken, namespace: web, labels: {app: [x}
+"""
+
+
+def test_skipped_input_is_at_the_top_of_markdown_and_html(tmp_path):
+    path = cluster(tmp_path, BROKEN_DOCUMENT)
+    text = run("report", "-f", path, "-o", "markdown").stdout
+    lines = text.splitlines()
+    assert lines[0] == "# netaudit report"
+    assert lines[2].startswith("> **Incomplete: 1 piece(s) of the input could not be read**")
+    assert "invalid YAML" in lines[4] and "cluster.yaml:" in lines[4]
+    assert text.index("Incomplete") < text.index("- Source:")
+    page = run("report", "-f", path, "-o", "html").stdout
+    assert page.index('id="skipped"') < page.index('id="summary"')
+    assert "invalid YAML" in page[page.index('id="skipped"'):page.index('id="summary"')]
+    clean = run("report", "-f", cluster(tmp_path), "-o", "markdown").stdout
+    assert "Incomplete" not in clean and 'id="skipped"' not in run("report", "-f", cluster(tmp_path), "-o",
+                                                                     "html").stdout
