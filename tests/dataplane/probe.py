@@ -129,7 +129,7 @@ def _icmp(src: Endpoint, dst_ip: str, timeout: float) -> str:
         sock.close()
 
 
-def run(flows: list[tuple[Flow, Endpoint, str]], timeout: float, workers: int = 192) -> dict[Flow, str]:
+def run(flows: list[tuple[Flow, Endpoint, str]], timeout: float, workers: int = 1024) -> dict[Flow, str]:
     """Every (flow, source endpoint, destination IP) probed once, in parallel."""
     with ThreadPoolExecutor(max_workers=workers) as pool:
         results = list(pool.map(lambda item: probe(item[0], item[1], item[2], timeout), flows))

@@ -19,7 +19,8 @@ from .conftest import SUMMARY, Timer
 from .differential import run_case
 
 CONFORMANCE = Path(__file__).resolve().parents[1] / "conformance"
-CASES = sorted((CONFORMANCE / "kubernetes").glob("*.yaml")) + sorted((CONFORMANCE / "calico").glob("*.yaml"))
+CASES = sorted((CONFORMANCE / "kubernetes").glob("*.yaml")) + sorted((CONFORMANCE / "calico").glob("*.yaml")) + sorted(
+    (CONFORMANCE / "demo").glob("*.yaml"))
 SCTP_MISSING = probe.sctp_available()
 
 # Differences found, with the evidence; strict, so a fix on either side shows up as XPASS.
@@ -32,6 +33,17 @@ KNOWN_DIFFERENCES = {
         "the stored WorkloadEndpoint (k8s/conversion/workload_endpoint_default.go) has the < 63 check. Observed: "
         "app/job63 -> app/db 5432/TCP refused (allowed), predicted denied."),
 }
+# A Calico policy with a selector (or another field) Felix cannot validate, stored as a CRD (kubectl apply of
+# crd.projectcalico.org/v1 stores it; calicoctl would refuse the v3 object): Felix's validation filter drops the whole
+# policy (felix/calc/validation_filter.go: "Validation failed; treating as missing"), so the endpoints it selected
+# are no longer isolated by it. netaudit keeps the readable rest of the policy, and predicts `denied` for the flows
+# that rest does not allow; on Felix they are open. docs/semantics.md CAL-C3 says the whole policy is treated as
+# missing, and that netaudit reports unknown there; these verdicts are definite and wrong.
+for _case in ("unknown-rule-field-unreadable-keeps-the-rest", "unknown-rule-selector-unparsable",
+              "unknown-rule-selector-unparsable-keeps-ports"):
+    KNOWN_DIFFERENCES[_case] = (
+        "Felix drops a policy whose selector it cannot parse (felix/calc/validation_filter.go 'treating as "
+        "missing'), so flows netaudit predicts denied from the policy's readable rest are open on Felix")
 
 
 def _offline_state(raw: dict, case, pod_ips: dict[str, str]):

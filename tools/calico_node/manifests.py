@@ -85,6 +85,7 @@ def to_node(documents: list[dict], name: str = "manifests") -> NodeCase:
     out = NodeCase(name, [])
     buckets: dict[tuple[str, str], list[dict]] = {k: [] for k in ORDER}
     namespaces: set[str] = set()
+    running = _workloads_with_pods(documents)
     for doc in documents:
         kind, api = doc.get("kind"), doc.get("apiVersion", "")
         if kind in UNSUPPORTED:
@@ -92,6 +93,8 @@ def to_node(documents: list[dict], name: str = "manifests") -> NodeCase:
         if kind == "List":
             raise Unsupported("a List object")
         obj = copy.deepcopy(doc)
+        if kind in WORKLOAD_KINDS and _key(doc) in running:
+            continue  # its real pods are in the input
         if kind in WORKLOAD_KINDS:
             obj = _pod_of_workload(obj)
             kind, api = "Pod", "v1"
@@ -104,7 +107,8 @@ def to_node(documents: list[dict], name: str = "manifests") -> NodeCase:
                 continue  # cannot change connectivity
             raise Unsupported(f"{api} {kind} is not applied by this harness")
         meta = obj.setdefault("metadata", {})
-        for key in ("resourceVersion", "uid", "creationTimestamp", "generation", "managedFields"):
+        # Owners are not created here (and an owner reference needs the owner's uid).
+        for key in ("resourceVersion", "uid", "creationTimestamp", "generation", "managedFields", "ownerReferences"):
             meta.pop(key, None)
         if RESOURCES[(api, kind)][2]:
             meta.setdefault("namespace", "default")
@@ -128,6 +132,34 @@ def to_node(documents: list[dict], name: str = "manifests") -> NodeCase:
     for key in ORDER:
         out.objects.extend(buckets[key])
     return out
+
+
+def _key(obj: dict) -> tuple[str, str, str]:
+    meta = obj.get("metadata") or {}
+    return meta.get("namespace") or "default", obj.get("kind") or "", meta.get("name") or ""
+
+
+def _workloads_with_pods(documents: list[dict]) -> set[tuple[str, str, str]]:
+    """(namespace, kind, name) of every workload that some Pod of the input belongs to, through ownerReferences
+    (a ReplicaSet that is not in the input stands for the Deployment its name starts with), like netaudit, which
+    makes a representative pod only for workloads without real pods."""
+    owners: dict[tuple[str, str, str], list[tuple[str, str, str]]] = {}
+    for doc in documents:
+        ns = (doc.get("metadata") or {}).get("namespace") or "default"
+        for ref in (doc.get("metadata") or {}).get("ownerReferences") or []:
+            if isinstance(ref, dict) and ref.get("kind") and ref.get("name"):
+                owners.setdefault(_key(doc), []).append((ns, ref["kind"], ref["name"]))
+    found: set[tuple[str, str, str]] = set()
+    todo = [owner for doc in documents if doc.get("kind") == "Pod" for owner in owners.get(_key(doc), [])]
+    while todo:
+        key = todo.pop()
+        if key in found:
+            continue
+        found.add(key)
+        todo.extend(owners.get(key, []))
+        if key[1] == "ReplicaSet" and "-" in key[2]:
+            todo.append((key[0], "Deployment", key[2].rsplit("-", 1)[0]))
+    return found
 
 
 def _pod_of_workload(obj: dict) -> dict:
