@@ -37,6 +37,7 @@ from ..model import (
     validate_label_key,
     validate_label_value,
 )
+from .routing import InvalidRouting, add_routing_object, is_routing_kind
 
 try:  # libyaml is 5x faster on big inputs (DESIGN.md, performance notes)
     _BaseLoader = yaml.CSafeLoader
@@ -118,12 +119,12 @@ CLUSTER_SCOPED_POLICY_KINDS = {"GlobalNetworkPolicy", "GlobalNetworkSet", "Tier"
 
 # Kinds that cannot change connectivity: read silently. Anything else is reported as skipped.
 IGNORED_KINDS = {
-    "ConfigMap", "Secret", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding", "Ingress", "IngressClass",
+    "ConfigMap", "Secret", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding",
     "HorizontalPodAutoscaler", "PodDisruptionBudget", "CustomResourceDefinition", "PersistentVolumeClaim",
     "PersistentVolume", "StorageClass", "LimitRange", "ResourceQuota", "PriorityClass", "Endpoints", "Event",
     "ControllerRevision", "Lease", "Node", "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
     "APIService", "CSIDriver", "CSINode", "VolumeAttachment", "PodTemplate", "ComponentStatus",
-    "Gateway", "HTTPRoute", "GatewayClass", "VerticalPodAutoscaler", "ServiceMonitor", "PodMonitor",
+    "VerticalPodAutoscaler", "ServiceMonitor", "PodMonitor",
     "ClusterInformation", "FelixConfiguration", "BGPConfiguration", "BGPPeer", "IPPool", "IPAMBlock",
     "BlockAffinity", "IPAMHandle", "IPAMConfig", "KubeControllersConfiguration", "IPReservation",
 }
@@ -333,6 +334,8 @@ def build_state(docs: list, *, coredns: tuple[str, str] = CORE_DNS_CONFIGMAP,
                     data = obj.get("data") or {}
                     state.corefile = data.get("Corefile") if isinstance(data, Mapping) else None
                     state.corefile_source = where
+            elif is_routing_kind(api_version, kind):
+                add_routing_object(state, obj, where, default_namespace)
             elif kind in POLICY_KINDS.get(_group(api_version), ()):
                 scoped = kind not in CLUSTER_SCOPED_POLICY_KINDS
                 state.policies.append(PolicyObject(
@@ -345,7 +348,7 @@ def build_state(docs: list, *, coredns: tuple[str, str] = CORE_DNS_CONFIGMAP,
             else:
                 alerts.append(Alert("unknown-kind", f"{where}: {api_version or '?'} {kind} {name}: kind not used "
                                     "by netaudit; skipped", ref))
-        except _Invalid as err:
+        except (_Invalid, InvalidRouting) as err:
             alerts.append(Alert("invalid-field", f"{where}: {ref}: {err}; object skipped", ref, "error"))
         except (AttributeError, TypeError, ValueError, KeyError) as err:
             # A field of an unexpected type deep in the object: say which object, keep the run going.
@@ -652,6 +655,13 @@ def _service(obj: Mapping, where: str, default_namespace: str) -> Service:
         raise _Invalid("spec.clusterIPs must be a list")
     cluster_ips = tuple(ip if ip == "None" else _ip_text(ip, "spec.clusterIP") for ip in cluster_ips)
     selector = spec.get("selector")
+    source_ranges = []
+    for i, text in enumerate(spec.get("loadBalancerSourceRanges") or []):
+        try:
+            source_ranges.append(str(ipaddress.ip_network(str(text).strip(), strict=False)))
+        except ValueError:
+            raise _Invalid(f"spec.loadBalancerSourceRanges[{i}]: {text!r} is not a CIDR") from None
+    external_ips = tuple(_ip_text(ip, f"spec.externalIPs[{i}]") for i, ip in enumerate(spec.get("externalIPs") or []))
     return Service(
         namespace=meta.get("namespace") or default_namespace, name=meta["name"], type=spec.get("type") or "ClusterIP",
         selector=dict(selector) if isinstance(selector, Mapping) else None, ports=tuple(ports),
@@ -659,7 +669,8 @@ def _service(obj: Mapping, where: str, default_namespace: str) -> Service:
         headless="None" in cluster_ips, external_name=spec.get("externalName"),
         external_traffic_policy=spec.get("externalTrafficPolicy"),
         publish_not_ready_addresses=bool(spec.get("publishNotReadyAddresses")),
-        labels=dict(meta.get("labels") or {}), source=where)
+        labels=dict(meta.get("labels") or {}), source=where, load_balancer_source_ranges=tuple(source_ranges),
+        external_ips=external_ips)
 
 
 def _endpoint_slice(obj: Mapping, where: str, default_namespace: str) -> EndpointSlice:
