@@ -6,7 +6,16 @@ container ports; per namespace a default-deny, DNS egress, app-to-app allows wit
 monitoring scrapes on a named port, and some ipBlock egress with except. With --calico, a few tiers of Calico
 GlobalNetworkPolicies and NetworkSets are added.
 
+Two harder shapes, because real clusters are rarely the friendly one:
+- `--policies 0`: no NetworkPolicy at all (most clusters): every pod reaches every pod.
+- `--diverse`: bare Pods (no owners) with labels unique to each pod (`app: <pod name>`, which some selectors read),
+  so nearly every pod is its own equivalence class and its own workload; and policies as teams write them when
+  nobody enforces default-deny: ingress allows on databases and caches, egress limits on single pods, an
+  open-on-one-port frontend. Most pods reach most pods (a dense matrix).
+
     python tools/gen_cluster.py --pods 10000 --namespaces 500 --policies 2000 --out /tmp/c10k
+    python tools/gen_cluster.py --pods 10000 --namespaces 500 --policies 0 --out /tmp/open10k
+    python tools/gen_cluster.py --pods 10000 --namespaces 500 --policies 2000 --diverse --out /tmp/diverse10k
 """
 
 from __future__ import annotations
@@ -24,7 +33,8 @@ PORTS = {"web": [("http", 8080), ("metrics", 9090)], "api": [("http", 8080), ("g
          "worker": [("metrics", 9090)]}
 
 
-def generate(pods: int, namespaces: int, policies: int, calico: bool, seed: int = 1) -> list[dict]:
+def generate(pods: int, namespaces: int, policies: int, calico: bool, seed: int = 1, diverse: bool = False
+             ) -> list[dict]:
     rnd = random.Random(seed)
     objects: list[dict] = []
     ns_names = [f"team{i:04d}" for i in range(namespaces)]
@@ -57,15 +67,24 @@ def generate(pods: int, namespaces: int, policies: int, calico: bool, seed: int 
             for r in range(replicas):
                 ip += 1
                 address = f"10.{(ip >> 16) & 255}.{(ip >> 8) & 255}.{ip & 255}"
+                pod_name = f"{name}-{pod_hash}-{r:05d}"
+                if diverse:
+                    pod_labels = dict(labels, app=pod_name, zone=rnd.choice(["a", "b", "c"]))
+                    objects.append(_pod(ns, pod_name, name, pod_labels, [(n, p, "TCP") for n, p in PORTS[tier]],
+                                        address))
+                    continue
                 pod_labels = dict(labels, **{"pod-template-hash": pod_hash})
-                objects.append(_pod(ns, f"{name}-{pod_hash}-{r:05d}", name, pod_labels,
+                objects.append(_pod(ns, pod_name, name, pod_labels,
                                     [(n, p, "TCP") for n, p in PORTS[tier]], address,
                                     owner=("ReplicaSet", f"{name}-{pod_hash}")))
 
     # Policies are spread evenly: every namespace gets a default-deny and a DNS allow, then app policies (one per
     # tier present, selecting every workload of that tier) until its share of the budget is used.
+    if diverse:
+        objects.extend(_diverse_policies(rnd, ns_names, workloads_by_ns, objects, policies))
+        return objects
     per_ns_policies = max(2, policies // namespaces)
-    for i, ns in enumerate(ns_names):
+    for i, ns in enumerate(ns_names if policies else ()):
         objects.append(_np(ns, "default-deny", {}, ["Ingress", "Egress"]))
         objects.append(_np(ns, "allow-dns", {}, ["Egress"], egress=[{
             "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
@@ -122,6 +141,48 @@ def generate(pods: int, namespaces: int, policies: int, calico: bool, seed: int 
     return objects
 
 
+def _diverse_policies(rnd, ns_names, workloads_by_ns, objects, policies) -> list[dict]:
+    """Dense, varied policy: no default-deny; each policy selects a tier or a single pod, peers across namespaces."""
+    pods_by_ns: dict[str, list[dict]] = {}
+    for obj in objects:
+        if obj["kind"] == "Pod":
+            pods_by_ns.setdefault(obj["metadata"]["namespace"], []).append(obj)
+    out: list[dict] = []
+    kinds = ["db", "cache", "single", "web"]
+    i = 0
+    while len(out) < policies and ns_names:
+        ns = ns_names[i % len(ns_names)]
+        kind = kinds[(i // len(ns_names)) % len(kinds)]
+        team = f"t{rnd.randrange(40)}"
+        if kind == "db":
+            out.append(_np(ns, f"db-ingress-{i}", {"matchLabels": {"tier": "db"}}, ["Ingress"], ingress=[
+                {"from": [{"podSelector": {"matchLabels": {"tier": "api"}}}], "ports": [{"port": 5432}]},
+                {"from": [{"namespaceSelector": {"matchLabels": {"purpose": "monitoring"}},
+                           "podSelector": {"matchLabels": {"app": "prometheus"}}}], "ports": [{"port": "metrics"}]}]))
+        elif kind == "cache":
+            out.append(_np(ns, f"cache-ingress-{i}", {"matchLabels": {"tier": "cache"}}, ["Ingress"], ingress=[
+                {"from": [{"podSelector": {"matchExpressions": [
+                    {"key": "tier", "operator": "In", "values": ["api", "worker"]}]}},
+                    {"namespaceSelector": {"matchLabels": {"team": team}}}],
+                 "ports": [{"port": 6379}]}]))
+        elif kind == "single":
+            pod = rnd.choice(pods_by_ns.get(ns) or [None])
+            if pod is not None:
+                app = pod["metadata"]["labels"]["app"]
+                out.append(_np(ns, f"egress-{i}", {"matchLabels": {"app": app}}, ["Egress"], egress=[
+                    {"to": [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"tier": "db"}}}],
+                     "ports": [{"port": 5432}]},
+                    {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                             "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+                     "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}]))
+        else:
+            out.append(_np(ns, f"web-ingress-{i}", {"matchLabels": {"tier": "web"}}, ["Ingress"], ingress=[
+                {"ports": [{"port": 8080}]},
+                {"from": [{"namespaceSelector": {"matchLabels": {"team": team}}}]}]))
+        i += 1
+    return out
+
+
 def _pod(ns, name, app, labels, ports, ip, owner=None):
     meta = {"name": name, "namespace": ns, "labels": labels}
     if owner:
@@ -157,10 +218,11 @@ def main() -> None:
     parser.add_argument("--namespaces", type=int, default=50)
     parser.add_argument("--policies", type=int, default=200)
     parser.add_argument("--calico", action="store_true")
+    parser.add_argument("--diverse", action="store_true", help="bare pods with labels unique to each pod")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
-    write(generate(args.pods, args.namespaces, args.policies, args.calico, args.seed), args.out)
+    write(generate(args.pods, args.namespaces, args.policies, args.calico, args.seed, args.diverse), args.out)
 
 
 if __name__ == "__main__":

@@ -12,12 +12,19 @@ Two things make it exact and cheap:
   result for every port at once, and three-valued logic costs nothing extra.
 - Peers are bitmasks. The rules that apply to an endpoint split the peer classes into groups that every rule
   treats alike; each group is walked once. Endpoints with the same applicable policies share the result, and the
-  matrix is assembled from (egress group x ingress group) blocks, so cost grows with classes and rules.
+  matrix is assembled from (egress term x ingress term) blocks, so cost grows with classes and rules.
+
+A verdict's disjoint groups ("peers in this group get exactly these ports") are rewritten as a *union of terms*
+("peers in this set get at least these ports") wherever no port is unknown: the peers allowed a port are then the
+union of the groups that allow it, which is the set the rules named (all pods; the pods of team=a), not the
+fragments left after the other rules cut it up ("all pods but team=a"). Blocks are products of terms, so they may
+overlap: a class pair has the union of the blocks that cover it. That keeps grouped output small and readable.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from ..policy.ir import (
     ANY,
@@ -25,7 +32,6 @@ from ..policy.ir import (
     INGRESS,
     Action,
     AllOf,
-    AnyEndpoint,
     AnyOf,
     EndpointInfo,
     PodSelection,
@@ -37,8 +43,9 @@ from ..policy.ir import (
     UnknownEndpoint,
     tri_and,
 )
-from ..sets.ports import NONE, PortSet
+from ..sets.ports import NONE, PortSet, port_atoms
 from .classes import Universe
+from .selection import ClassIndex, select
 
 ALL = PortSet.all()
 
@@ -59,12 +66,38 @@ class DirectionVerdict:
 
     direction: str
     members: int  # mask of endpoint classes this verdict belongs to
-    groups: list[PeerVerdict]
+    groups: list[PeerVerdict]  # disjoint: each peer class is in exactly one group
+
+    @property
+    def terms(self) -> list[PeerVerdict]:
+        """The same verdict as a union of terms (a peer gets the union of the terms that hold it); the disjoint
+        groups themselves when some port is unknown, so allowed and unknown never overlap for a pair."""
+        cached = self.__dict__.get("_terms")
+        if cached is None:
+            cached = self.__dict__["_terms"] = union_terms(self.groups)
+        return cached
+
+
+def union_terms(groups: list[PeerVerdict]) -> list[PeerVerdict]:
+    """Rewrite disjoint (peers, exact ports) groups as (peers, ports) terms whose union per peer is the same."""
+    if any(g.unknown for g in groups) or len(groups) < 2:
+        return [g for g in groups if g.allowed or g.unknown]
+    by_mask: dict[int, PortSet] = {}
+    for atom, holders in port_atoms([g.allowed for g in groups]):
+        mask = 0
+        for i in holders:
+            mask |= groups[i].mask
+        by_mask[mask] = by_mask.get(mask, NONE) | atom
+    return [PeerVerdict(mask, ports, NONE) for mask, ports in by_mask.items()]
 
 
 @dataclass(frozen=True)
 class Block:
-    """Every (src class, dst class) pair in src_mask x dst_mask has exactly these allowed / unknown sets."""
+    """Every (src class, dst class) pair in src_mask x dst_mask has at least these allowed / unknown sets.
+
+    Blocks may overlap: a pair's verdict is the union of the blocks that cover it (its unknown ports never overlap
+    its allowed ones; see `DirectionVerdict.terms`). A pair no block covers has nothing.
+    """
 
     src_mask: int
     dst_mask: int
@@ -114,40 +147,48 @@ class Evaluator:
 
     # --- matcher masks -----------------------------------------------------------------------------------------
     def mask(self, matcher) -> tuple[int, int]:
-        """(surely-matching classes, maybe-matching classes) of a matcher, as bitmasks."""
+        """(surely-matching classes, maybe-matching classes) of a matcher, as bitmasks.
+
+        Answered from the class index (a few bitmask operations) where the matcher has a fast path, else by
+        asking the matcher about each candidate class.
+        """
         cached = self._masks.get(matcher)
         if cached is not None:
             return cached
-        uni = self.universe
-        if isinstance(matcher, AnyEndpoint):
-            result = (uni.all_mask, 0)
-        elif isinstance(matcher, UnknownEndpoint):
-            result = (0, uni.all_mask)
-        else:
-            if isinstance(matcher, PodSelection):
-                if matcher.namespace is not None:
-                    candidates = uni.by_namespace.get(matcher.namespace, 0)
-                elif matcher.namespace_selector is not None:
-                    # Pick the namespaces first (hundreds), then only their classes (thousands): a namespace
-                    # whose labels were never read stays a candidate, so its maybe is still found.
-                    candidates = 0
-                    for ns_mask in self._namespaces_matching(matcher.namespace_selector):
-                        candidates |= ns_mask
-                else:
-                    candidates = uni.pod_mask
-            else:
-                candidates = uni.all_mask
-            yes = maybe = 0
-            classes = uni.classes
-            for i in uni.indices(candidates):
-                answer = matcher.match(classes[i].info)
-                if answer is True:
-                    yes |= 1 << i
-                elif answer is None:
-                    maybe |= 1 << i
-            result = (yes, maybe)
+        result = select(self.index, matcher, self.mask)
+        if result is None:
+            result = self._mask_by_class(matcher)
         self._masks[matcher] = result
         return result
+
+    @cached_property
+    def index(self) -> ClassIndex:
+        return ClassIndex(self.universe)
+
+    def _mask_by_class(self, matcher) -> tuple[int, int]:
+        uni = self.universe
+        if isinstance(matcher, PodSelection):
+            if matcher.namespace is not None:
+                candidates = uni.by_namespace.get(matcher.namespace, 0)
+            elif matcher.namespace_selector is not None:
+                # Pick the namespaces first (hundreds), then only their classes (thousands): a namespace
+                # whose labels were never read stays a candidate, so its maybe is still found.
+                candidates = 0
+                for ns_mask in self._namespaces_matching(matcher.namespace_selector):
+                    candidates |= ns_mask
+            else:
+                candidates = uni.pod_mask
+        else:
+            candidates = uni.all_mask
+        yes = maybe = 0
+        classes = uni.classes
+        for i in uni.indices(candidates):
+            answer = matcher.match(classes[i].info)
+            if answer is True:
+                yes |= 1 << i
+            elif answer is None:
+                maybe |= 1 << i
+        return yes, maybe
 
     def _namespaces_matching(self, selector) -> list[int]:
         found = []
@@ -376,7 +417,7 @@ def class_matrix(universe: Universe, policies: PolicySet, *, include_staged: boo
         ingress.append(DirectionVerdict(INGRESS, external, open_all))
     blocks: list[Block] = []
     for out_verdict in egress:
-        out_groups = [g for g in out_verdict.groups if g.allowed or g.unknown]
+        out_groups = out_verdict.terms
         if not out_groups:
             continue
         reach = 0
@@ -389,7 +430,7 @@ def class_matrix(universe: Universe, policies: PolicySet, *, include_staged: boo
                 dst = in_verdict.members & g.mask
                 if not dst:
                     continue
-                for h in in_verdict.groups:
+                for h in in_verdict.terms:
                     src = out_verdict.members & h.mask
                     if not src:
                         continue

@@ -86,6 +86,10 @@ class AddressSpace:
         assert region is not None, f"address {addr} is not in any region"
         return region
 
+    def knows(self, networks: Iterable[Network]) -> bool:
+        """Whether every one of these networks was given to the constructor (so `regions_in` is exact for them)."""
+        return all(net in self._region_of_node for net in networks)
+
     def regions_in(self, included: Iterable[Network], excluded: Iterable[Network] = ()) -> frozenset[int]:
         """The regions that together make up ``union(included) - union(excluded)``.
 

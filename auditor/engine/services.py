@@ -142,10 +142,16 @@ class FlowIndex:
                 self.by_src.setdefault(s, []).append(block)
 
     def sets(self, src: int, dst: int) -> tuple[PortSet, PortSet, frozenset]:
+        """(allowed, unknown, reasons) of one class pair: the union of the blocks that cover it."""
+        allowed = unknown = NONE
+        reasons: frozenset = frozenset()
         for block in self.by_src.get(src, ()):
             if block.dst_mask >> dst & 1:
-                return block.allowed, block.unknown, block.reasons
-        return NONE, NONE, frozenset()
+                allowed = allowed | block.allowed
+                unknown = unknown | block.unknown
+                reasons = reasons | block.reasons
+        unknown = unknown - allowed
+        return allowed, unknown, reasons if unknown else frozenset()
 
 
 def reachability(analysis, level: str = "workload", namespaces: Sequence[str] = ()) -> list[Reachability]:

@@ -130,16 +130,22 @@ class PodSelection:
             return False
         if self.pod_selector is not None and not self.pod_selector.matches(ep.labels):
             return False
-        if self.namespace_selector is not None and not self.namespace_selector.matches(ep.namespace_labels):
-            if not ep.namespace_labels_known and self.namespace_selector.label_keys - {NAMESPACE_NAME_LABEL}:
+        return self.namespace_match(ep.namespace_labels, ep.namespace_labels_known)
+
+    def namespace_match(self, namespace_labels: Mapping[str, str], labels_known: bool) -> Tri:
+        """Whether a namespace with these labels is one this selection reaches into (True when it has no
+        namespace selector). The engine asks it once per namespace, not once per pod class."""
+        if self.namespace_selector is None:
+            return True
+        unknown_keys = not labels_known and self.namespace_selector.label_keys - {NAMESPACE_NAME_LABEL}
+        if not self.namespace_selector.matches(namespace_labels):
+            if unknown_keys:
                 return None  # the namespace's other labels were never read: it may match
             return False
-        if self.namespace_selector is not None and not ep.namespace_labels_known and \
-                self.namespace_selector.label_keys - {NAMESPACE_NAME_LABEL}:
+        if unknown_keys and any(r.operator in ("NotIn", "DoesNotExist") and r.key != NAMESPACE_NAME_LABEL
+                                for r in self.namespace_selector.requirements):
             # It matched on the name label alone, but a NotIn/DoesNotExist on unknown labels could still fail.
-            if any(r.operator in ("NotIn", "DoesNotExist") and r.key != NAMESPACE_NAME_LABEL
-                   for r in self.namespace_selector.requirements):
-                return None
+            return None
         return True
 
     @property

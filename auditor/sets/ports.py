@@ -295,3 +295,36 @@ def parse_port_text(text: str) -> tuple[str, int | None]:
     if proto not in PORT_PROTOCOLS:
         raise ValueError(f"{proto} has no ports: write just {proto}")
     return proto, int(port_text)
+
+
+def port_atoms(sets: "list[PortSet] | tuple[PortSet, ...]") -> list[tuple[PortSet, frozenset[int]]]:
+    """Split the union of `sets` into atoms: the largest pieces that every set either holds whole or not at all.
+
+    Returns (atom, indices of the sets that hold it), one entry per distinct membership, atoms disjoint. It is what
+    turns a partition of peers with their own port sets into a union of (peers, ports) terms: the peers allowed an
+    atom are those of every set that holds it. Cost grows with the number of range boundaries, not with ports.
+    """
+    found: dict[frozenset[int], dict[str, list[tuple[int, int]]]] = {}
+    for proto in PROTOCOLS:
+        ranges = [s.get(proto).ranges for s in sets]
+        cuts = sorted({edge for rs in ranges for low, high in rs for edge in (low, high + 1)})
+        if not cuts:
+            continue
+        for low, nxt in zip(cuts, cuts[1:]):
+            members = frozenset(i for i, rs in enumerate(ranges) if _covers(rs, low))
+            if members:
+                found.setdefault(members, {}).setdefault(proto, []).append((low, nxt - 1))
+    return [(PortSet({p: IntervalSet(rs) for p, rs in by_proto.items()}), members)
+            for members, by_proto in found.items()]
+
+
+def _covers(ranges: tuple[tuple[int, int], ...], value: int) -> bool:
+    """Whether sorted, disjoint `ranges` hold `value` (binary search)."""
+    low, high = 0, len(ranges)
+    while low < high:
+        mid = (low + high) // 2
+        if ranges[mid][1] < value:
+            low = mid + 1
+        else:
+            high = mid
+    return low < len(ranges) and ranges[low][0] <= value
