@@ -26,10 +26,11 @@ from typing import Sequence
 
 from ..model import Pod
 from ..policy.ir import EGRESS, INGRESS, Action, EndpointInfo, Rule, Tier
+from ..sets.addresses import IpSet
 from ..sets.ports import NONE, PortSet
 from .evaluate import Applicable, Evaluator, unknown_reasons
 from .matrix import MatrixEndpoint, endpoint_id
-from .peers import Conj, Maybe, PeerForm, Term, predicate, start_term, subsumes, term_forms
+from .peers import Conj, Maybe, PeerForm, Term, nonpod_addresses, predicate, start_term, subsumes, term_forms
 
 ALL = PortSet.all()
 LEVELS = ("workload", "pod")
@@ -67,6 +68,10 @@ class ExposureEntry:
     # True when `unknown` comes only from the peer's address (a pod yet to come may get an address that an
     # address rule cuts): for every endpoint that exists, `peer` with `unless` is then exact.
     address_dependent: bool = False
+    # Paths from outside (peer kind Path): the verdict, the hops as the backend sees them, notes.
+    verdict: str | None = None
+    hops: tuple = ()
+    notes: tuple = ()
 
     @property
     def key(self) -> tuple:
@@ -81,6 +86,7 @@ class ExposureView:
     entries: list[ExposureEntry]
     protocols: tuple[str, ...]
     alerts: list = field(default_factory=list)
+    paths: list = field(default_factory=list)  # ExternalPath (paths.py), when asked for
 
 
 # --- the walk --------------------------------------------------------------------------------------------------------
@@ -423,3 +429,17 @@ def term_ports_for(term: Term, peer: EndpointInfo) -> PortSet:
             if port_name == name and (protocol is None or port_protocol == protocol):
                 ports = ports | PortSet.ports(port_protocol, number)
     return ports
+
+
+def addresses_allowed(terms: list[Term], probe: PortSet) -> tuple[IpSet, IpSet]:
+    """(surely allowed, maybe allowed) addresses that are not pods (outside the cluster, nodes) on `probe`."""
+    allowed, unknown = IpSet(), IpSet()
+    for term in terms:
+        if term.pod is True or not probe <= term.ports:
+            continue
+        addresses = nonpod_addresses(term.as_pod(False) if term.pod is None else term)
+        if term.maybe:
+            unknown = unknown | addresses
+        else:
+            allowed = allowed | addresses
+    return allowed, unknown - allowed

@@ -460,6 +460,10 @@ class Term:
                 return None
         return term
 
+    def as_pod(self, pod: bool) -> "Term | None":
+        """The part of this term about pods (True) or about other addresses (False); None if empty."""
+        return self._as_pod(pod)
+
     def _as_pod(self, pod: bool) -> "Term | None":
         if self.pod is pod:
             return self
@@ -850,6 +854,11 @@ def external_forms(addresses: IpSet, candidates: Iterable) -> list[tuple[str, li
 
 def external_text(cidr: str, excepts: list[str]) -> str:
     return f"{cidr} except {', '.join(excepts)}" if excepts else cidr
+
+
+def addresses_text(addresses: IpSet, candidates: Iterable = ()) -> str:
+    """An address set for people: `0.0.0.0/0 except 172.18.0.0/16`."""
+    return "; ".join(external_text(c, e) for c, e in external_forms(addresses, candidates)) or "no address"
 
 
 def pod_forms(term: Term) -> list[PeerForm]:

@@ -20,10 +20,17 @@ def entry_json(entry: ExposureEntry, protocols) -> dict | None:
     if entry.unknown:
         reason = "; ".join(entry.reasons) or "depends on data netaudit could not read"
         unknown = [dict(item, reason=reason) for item in entry.unknown.to_contract(protocols)]
-    if not allowed and not unknown and not entry.named and not entry.unknown_named:
+    if not allowed and not unknown and not entry.named and not entry.unknown_named and entry.verdict is None:
         return None  # only a protocol not listed here (e.g. ICMP where no policy names it)
     out = {"endpoint": entry.endpoint, "direction": entry.direction, "peer": entry.peer, "allowed": allowed,
-           "unknown": unknown, "because": list(entry.because)}
+           "unknown": unknown, "because": list(dict.fromkeys(entry.because))}
+    if entry.verdict is not None:  # a path from outside: how it was judged, hop by hop
+        out["verdict"] = entry.verdict
+        out["hops"] = [{"seenAs": hop.seen_as, "as": hop.text, "verdict": hop.verdict,
+                        "because": list(dict.fromkeys(hop.because)), "reasons": list(hop.reasons)}
+                       for hop in entry.hops]
+        if entry.notes:
+            out["notes"] = list(entry.notes)
     if entry.unless:
         out["unless"] = list(entry.unless)
     if entry.named:
@@ -73,9 +80,32 @@ def ports_cell(entry: ExposureEntry, protocols) -> str:
 
 
 def render_table(view: ExposureView) -> str:
+    """Two tables: the paths from outside the cluster, then each endpoint's exposure as selectors."""
+    out = ""
+    paths = [e for e in view.entries if e.verdict is not None]
+    if paths:
+        rows = []
+        for entry in paths:
+            peer = entry.peer
+            how = f"{peer['via']} {peer['object']}"
+            if peer.get("route"):
+                how += f" ({peer['route']})"
+            if peer.get("controller"):
+                how += f" via {peer['controller']}"
+            if peer.get("externalTrafficPolicy"):
+                how += f", externalTrafficPolicy {peer['externalTrafficPolicy']}"
+            source = peer["from"]
+            port = entry.allowed or entry.unknown
+            rows.append([entry.endpoint, how, source["cidr"] + ("*" if source.get("except") else ""),
+                         port.short(view.protocols) if port else "-", entry.verdict, _decisive(entry)])
+        out += "FROM OUTSIDE THE CLUSTER\n"
+        out += tabulate(rows, headers=["BACKEND", "PATH", "FROM", "PORT", "VERDICT", "DECIDED BY"],
+                        tablefmt="plain", disable_numparse=True) + "\n\n"
     rows = []
     last = None
     for entry in view.entries:
+        if entry.verdict is not None:
+            continue
         cell = ports_cell(entry, view.protocols)
         if cell == "-":
             continue
@@ -84,16 +114,27 @@ def render_table(view: ExposureView) -> str:
         if entry.unless and entry.peer.get("kind") != "External":
             who += " (unless " + "; ".join(_short_peer(u) for u in entry.unless) + ")"
         rows.append([entry.endpoint if head != last else "", entry.direction if head != last else "",
-                     "from " + who if entry.direction == "ingress" else "to " + who, cell,
-                     "; ".join(entry.because)])
+                     ("from " if entry.direction == "ingress" else "to ") + who, cell,
+                     "; ".join(dict.fromkeys(entry.because))])
         last = head
-    if not rows:
-        return "no endpoints to show\n"
-    out = tabulate(rows, headers=["ENDPOINT", "DIRECTION", "PEERS", "PORTS", "BECAUSE"], tablefmt="plain",
-                   disable_numparse=True) + "\n"
-    if any(e.unknown or e.unknown_named for e in view.entries):
-        out += "  ?ports: unknown (the JSON output says why)\n"
-    return out
+    if rows:
+        out += "EXPOSURE (pods that exist or may exist, and addresses)\n"
+        out += tabulate(rows, headers=["ENDPOINT", "DIRECTION", "PEERS", "PORTS", "BECAUSE"], tablefmt="plain",
+                        disable_numparse=True) + "\n"
+    if any(e.unknown or e.unknown_named for e in view.entries if e.verdict is None):
+        out += "  ?ports: unknown (-o json says why)\n"
+    return out or "no endpoints to show\n"
+
+
+def _decisive(entry: ExposureEntry) -> str:
+    """The line that decides a path: the backend's ingress (or the controller's egress when that is what blocks)."""
+    lines = [line for hop in entry.hops for line in hop.because]
+    if entry.verdict in ("denied",):
+        lines = [line for line in lines if ": denied:" in line] or lines
+    elif entry.verdict in ("allowed", "partly"):
+        lines = [line for line in lines if line.startswith("ingress") and ": allowed:" in line] or lines
+    text = lines[0] if lines else "; ".join(entry.notes) or "; ".join(entry.reasons)
+    return text.split(": ", 2)[-1] if lines else text
 
 
 def _short_peer(peer: dict) -> str:
