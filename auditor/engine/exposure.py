@@ -155,7 +155,8 @@ def _restrict(term: Term, step: _Step) -> Term | None:
     return replace(out, maybe=out.maybe | maybe) if maybe else out
 
 
-def _allow_terms(term: Term, step: _Step) -> list[Term]:
+def _allow_terms(term: Term, step: _Step, label: str | None = None) -> list[Term]:
+    """The term AND the step's peer, on the ports both name, with the step on its path (`label`)."""
     base = _restrict(term, step)
     if base is None:
         return []
@@ -164,7 +165,7 @@ def _allow_terms(term: Term, step: _Step) -> list[Term]:
     for conj in step.pred:
         found = base.and_conj(list(conj) + extra)
         if found is not None:
-            out.append(replace(found, because=found.because + (step.label,)))
+            out.append(replace(found, because=found.because + (label or step.label,)))
     return out
 
 
@@ -258,8 +259,7 @@ def allowed_terms(evaluator: Evaluator, applicable: tuple[Applicable, ...], dire
                 if step.action is Action.ALLOW:
                     allowed.extend(_cut_all(_allow_terms(term, step), cuts))
                 elif step.action is Action.PASS:
-                    passing.extend(replace(t, because=t.because + (f"{step.label} (Pass)",))
-                                   for t in _cut_all(_allow_terms(term, step), denies))
+                    passing.extend(_cut_all(_allow_terms(term, step, f"{step.label} (Pass)"), denies))
                 if step.action in (Action.DENY, Action.PASS):
                     cuts.append(step)
                 if step.action is Action.DENY:

@@ -682,7 +682,11 @@ def _wep_key(space: str, key: str) -> str:
 
 def _local_key(space: str, key: str) -> str:
     """The key as written in a namespace or service-account selector of its own space."""
-    return "projectcalico.org/name" if space == SA and key == SA_NAME else key
+    if space == SA and key == SA_NAME:
+        return "projectcalico.org/name"
+    if space == NS and key == NAMESPACE_NAME_LABEL:
+        return "projectcalico.org/name"
+    return key
 
 
 def values_text(key: str, values: Values) -> str:
@@ -725,24 +729,48 @@ def node_text(node, rename) -> str:
 
 
 def _opaque_text(lit: Opaque, space_keys: bool) -> str:
-    """An opaque literal as Calico text: over a workload endpoint's labels, or (space_keys) over its own space."""
+    """An opaque literal as Calico text: over a workload endpoint's labels, or (space_keys) over its own space's
+    labels (a namespace's, a service account's or the pod's own)."""
     def rename(key: str) -> str:
-        if lit.context == "wep" or space_keys:
+        if space_keys:
+            if lit.context != "wep":
+                return key
+            mapped = _map_key("wep", key)
+            return _local_key(*mapped) if isinstance(mapped, tuple) and mapped[0] != POD else key
+        if lit.context == "wep":
             return key
         if lit.context == "ns":
             return "projectcalico.org/namespace" if key in ("projectcalico.org/name", "projectcalico.org/namespace") \
                 else "pcns." + key
-        return "pcsa." + key
+        return "pcsa.projectcalico.org/name" if key == "projectcalico.org/name" else "pcsa." + key
     text = node_text(lit.node, rename)
     return ("!" + (text if text.startswith("(") else f"({text})")) if lit.negated else text
 
 
 def _literal_space(lit) -> str | None:
+    """The one space (namespace, service account, pod) a literal reads, or None when it reads several."""
     if isinstance(lit, Label):
         return lit.space
     if isinstance(lit, Opaque):
-        return {"ns": NS, "sa": SA}.get(lit.context)
+        if lit.context in ("ns", "sa"):
+            return {"ns": NS, "sa": SA}[lit.context]
+        spaces = set()
+        for key in _node_keys(lit.node):
+            mapped = _map_key("wep", key)
+            spaces.add(mapped[0] if isinstance(mapped, tuple) else None)
+        return spaces.pop() if len(spaces) == 1 else None
     return None
+
+
+def _node_keys(node) -> set[str]:
+    keys = set()
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if getattr(item, "key", None) is not None:
+            keys.add(item.key)
+        stack.extend(item.children())
+    return keys
 
 
 def _conj_text(conj: Iterable) -> str:
@@ -897,6 +925,15 @@ def _pod_form(term: Term) -> list[PeerForm]:
     return [_k8s_form(alt, unless, within, certain) for alt in alternatives]
 
 
+def _namespaces_part(ns: list[dict]) -> tuple[dict, str]:
+    """The `namespaces` of a Pods peer: names when the requirements only name namespaces, else a selector."""
+    if len(ns) == 1 and ns[0]["key"] == NAMESPACE_NAME_LABEL and ns[0]["operator"] == "In":
+        return {"names": list(ns[0]["values"])}, "namespace " + ", ".join(ns[0]["values"])
+    if ns:
+        return {"selector": label_selector_json(ns)}, f"namespaces matching {selector_text(ns)}"
+    return {"selector": {}}, "any namespace"
+
+
 def _k8s_form(reqs: dict[str, list[dict]], unless: list, within, certain: bool) -> PeerForm:
     ns, sa, pod = reqs[NS], reqs[SA], reqs[POD]
     if not ns and not sa and not pod:
@@ -904,16 +941,7 @@ def _k8s_form(reqs: dict[str, list[dict]], unless: list, within, certain: bool) 
         text = "any pod in the cluster (entire cluster)"
     else:
         peer = {"kind": "Pods"}
-        names_only = len(ns) == 1 and ns[0]["key"] == NAMESPACE_NAME_LABEL and ns[0]["operator"] == "In"
-        if names_only:
-            peer["namespaces"] = {"names": list(ns[0]["values"])}
-            where = "namespace " + ", ".join(ns[0]["values"])
-        elif ns:
-            peer["namespaces"] = {"selector": label_selector_json(ns)}
-            where = f"namespaces matching {selector_text(ns)}"
-        else:
-            peer["namespaces"] = {"selector": {}}
-            where = "any namespace"
+        peer["namespaces"], where = _namespaces_part(ns)
         peer["pods"] = {"selector": label_selector_json(pod)}
         what = f"pods matching {selector_text(pod)}" if pod else "any pod"
         text = f"{what} in {where}"
@@ -947,13 +975,11 @@ def _calico_form(term: Term, by_space: dict, opaque_spaces: set, unless: list, w
             text = f"pods matching {selector_text(rest[POD]) or 'anything'} in namespaces matching Calico " \
                    f"selector {calico}"
         elif space == POD:
-            ns = rest[NS]
-            peer["namespaces"] = {"selector": label_selector_json(ns)}
+            peer["namespaces"], where = _namespaces_part(rest[NS])
             peer["pods"] = {"calicoSelector": calico}
-            text = f"pods matching Calico selector {calico} in " + \
-                (f"namespaces matching {selector_text(ns)}" if ns else "any namespace")
+            text = f"pods matching Calico selector {calico} in {where}"
         else:
-            peer["namespaces"] = {"selector": label_selector_json(rest[NS])}
+            peer["namespaces"], _ = _namespaces_part(rest[NS])
             peer["pods"] = {"selector": label_selector_json(rest[POD])}
             peer["serviceAccounts"] = {"calicoSelector": calico}
             text = f"pods with service account matching Calico selector {calico}"
