@@ -142,11 +142,16 @@ def contract_ports(items: list[dict]) -> PortSet:
 
 
 def named_ports(items: list[dict], facts: PeerFacts) -> PortSet:
+    """The ports a peer gives the names in `items` (egress: named ports resolve on the peer), where the item's
+    `ports`, if any, hold the number."""
     out = PortSet.empty()
     for item in items:
         for name, protocol, port in facts.named_ports:
-            if name == item["name"] and (item.get("protocol") in (None, protocol)):
-                out = out | PortSet.ports(protocol, port)
+            if name != item["name"] or item.get("protocol") not in (None, protocol):
+                continue
+            if "ports" in item and not PortSet.ports(protocol, port) <= contract_ports(item["ports"]):
+                continue
+            out = out | PortSet.ports(protocol, port)
     return out
 
 

@@ -59,7 +59,7 @@ class ExposureEntry:
     text: str
     allowed: PortSet = NONE
     unknown: PortSet = NONE
-    named: frozenset = frozenset()  # egress: (protocol, name) of ports the peer names
+    named: frozenset = frozenset()  # egress: (protocol, name, within) of ports the peer names
     unknown_named: frozenset = frozenset()
     because: tuple[str, ...] = ()
     reasons: tuple[str, ...] = ()  # why `unknown`
@@ -124,34 +124,51 @@ def _steps(evaluator: Evaluator, apps: list[Applicable], direction: str, local: 
     return steps
 
 
-def _protocol_of(name_item) -> PortSet:
-    protocol = name_item[0]
+def _protocol_of(item) -> PortSet:
+    """Every port of a named port's protocol (a name without a protocol: TCP, UDP and SCTP)."""
+    protocol = item[0]
     return PortSet.protocol(protocol) if protocol is not None else PortSet({p: ALL.get(p)
                                                                             for p in ("TCP", "UDP", "SCTP")})
 
 
+def _same_name(item, other) -> bool:
+    return item[1] == other[1] and (item[0] is None or other[0] is None or item[0] == other[0])
+
+
+def _normalized(items) -> frozenset:
+    """Named ports (protocol, name, within): the same name's `within` sets united, empty ones dropped."""
+    merged: dict[tuple, PortSet] = {}
+    for protocol, name, within in items:
+        if within:
+            merged[(protocol, name)] = merged.get((protocol, name), NONE) | within
+    return frozenset((p, n, w) for (p, n), w in merged.items())
+
+
 def _restrict(term: Term, step: _Step) -> Term | None:
-    """The term on the ports both it and the step name (named ports: resolved on the peer, egress only)."""
+    """The term on the ports both it and the step name.
+
+    Egress ports named on the peer are (protocol, name, within) items: the peer's port of that name, if its number
+    is in `within`. The step's own names land wherever the term still has ports; the term's names stay where the
+    step names them too, or where the step's numbers cover them.
+    """
     ports = term.ports & step.ports
-    named = set(term.named & step.named)
+    named = []
     maybe = set()
-    for item in step.named - term.named:
-        covered = _protocol_of(item)
-        if covered <= term.ports:
-            named.add(item)
-        elif term.ports & covered:
-            named.add(item)
-            maybe.add(f"the peer's port named {item[1]} may or may not be one of {term.ports}")
-    for item in term.named - step.named:
-        covered = _protocol_of(item)
-        if covered <= step.ports:
-            named.add(item)
-        elif step.ports & covered:
-            named.add(item)
-            maybe.add(f"the peer's port named {item[1]} may or may not be one of {step.ports}")
+    for item in term.named:
+        protocol, name, within = item
+        if any(_same_name(item, other) for other in step.named):
+            named.append(item)
+            continue
+        named.append((protocol, name, within & step.ports))
+        if any(other[1] != name and _protocol_of(other) & _protocol_of(item) for other in step.named):
+            maybe.add(f"the peer's ports named {name} and {', '.join(o[1] for o in step.named)} may be one port")
+    for item in step.named:
+        if not any(_same_name(item, mine) for mine in term.named):
+            named.append((item[0], item[1], term.ports & _protocol_of(item)))
+    named = _normalized(named)
     if not ports and not named:
         return None
-    out = replace(term, ports=ports, named=frozenset(named))
+    out = replace(term, ports=ports, named=named)
     return replace(out, maybe=out.maybe | maybe) if maybe else out
 
 
@@ -172,35 +189,41 @@ def _allow_terms(term: Term, step: _Step, label: str | None = None) -> list[Term
 def _cut(term: Term, step: _Step) -> list[Term]:
     """The term minus the peers `step` takes on the ports they share: AND NOT (peer and ports).
 
-    Where the step or the term names a port of the peer (egress named ports), whether they share a port depends
-    on the peer: there the cut is applied as a maybe, which leaves the term's ports unknown for the peers it may
-    take.
+    Named ports (egress) are exact where the step names the same port or numbers that the name may resolve to; a
+    step that names a port of the peer while the term has numbers (or other names) of that protocol may or may not
+    share them: that part is cut as a maybe, which leaves it unknown for the peers the step may take.
     """
     exact_ports = term.ports & step.ports
     vague_ports = NONE
     for item in step.named:
         vague_ports = vague_ports | (term.ports & _protocol_of(item))
     vague_ports = vague_ports - exact_ports
-    exact_names, vague_names = set(), set()
+    rest_ports = term.ports - exact_ports - vague_ports
+    exact_named, vague_named, rest_named = [], [], []
     for item in term.named:
-        if item in step.named or _protocol_of(item) <= step.ports:
-            exact_names.add(item)
-        elif step.ports & _protocol_of(item) or any(_protocol_of(other) & _protocol_of(item) for other in step.named):
-            vague_names.add(item)
-    if not exact_ports and not vague_ports and not exact_names and not vague_names:
+        protocol, name, within = item
+        if any(_same_name(item, other) for other in step.named):
+            exact_named.append(item)
+            continue
+        exact_named.append((protocol, name, within & step.ports))
+        remaining = within - step.ports
+        if any(other[1] != name and _protocol_of(other) & _protocol_of(item) for other in step.named):
+            vague_named.append((protocol, name, remaining))
+        else:
+            rest_named.append((protocol, name, remaining))
+    exact_named, vague_named, rest_named = _normalized(exact_named), _normalized(vague_named), _normalized(rest_named)
+    if not exact_ports and not vague_ports and not exact_named and not vague_named:
         return [term]
     out = []
-    rest = term.ports - exact_ports - vague_ports
-    rest_names = term.named - exact_names - vague_names
-    if rest or rest_names:
-        out.append(replace(term, ports=rest, named=frozenset(rest_names)))
+    if rest_ports or rest_named:
+        out.append(replace(term, ports=rest_ports, named=rest_named))
     extra = Conj(Maybe(r) for r in step.maybe)
     pieces = []
-    if exact_ports or exact_names:
-        pieces.append((replace(term, ports=exact_ports, named=frozenset(exact_names)), extra))
-    if vague_ports or vague_names:
+    if exact_ports or exact_named:
+        pieces.append((replace(term, ports=exact_ports, named=exact_named), extra))
+    if vague_ports or vague_named:
         reason = Maybe(f"{step.label} names a port of the peer: whether it is this port depends on the peer")
-        pieces.append((replace(term, ports=vague_ports, named=frozenset(vague_names)), extra | {reason}))
+        pieces.append((replace(term, ports=vague_ports, named=vague_named), extra | {reason}))
     for piece, conditions in pieces:
         parts = [piece]
         for conj in step.pred:
@@ -229,7 +252,7 @@ def _merge(terms: list[Term]) -> list[Term]:
         if found is None:
             merged[key] = term
         else:
-            merged[key] = replace(found, ports=found.ports | term.ports, named=found.named | term.named,
+            merged[key] = replace(found, ports=found.ports | term.ports, named=_normalized(found.named | term.named),
                                   because=tuple(dict.fromkeys(found.because + term.because)),
                                   cut_by=found.cut_by | term.cut_by)
     return list(merged.values())
@@ -278,6 +301,16 @@ def allowed_terms(evaluator: Evaluator, applicable: tuple[Applicable, ...], dire
     return _drop_covered(_merge(allowed))
 
 
+def _names_minus(items: frozenset, taken: frozenset) -> frozenset:
+    """Named ports in `items` where `taken` does not already hold them."""
+    held = {(p, n): w for p, n, w in taken}
+    return _normalized((p, n, w - held.get((p, n), NONE)) for p, n, w in items)
+
+
+def _names_within(small: frozenset, big: frozenset) -> bool:
+    return all(any(p == q and n == m and w <= v for q, m, v in big) for p, n, w in small)
+
+
 def _drop_covered(terms: list[Term]) -> list[Term]:
     """Leave out a term another one already covers (same or wider peers, same or more ports, as certain)."""
     out = []
@@ -286,8 +319,8 @@ def _drop_covered(terms: list[Term]) -> list[Term]:
         for j, other in enumerate(terms):
             if i == j or other.maybe - term.maybe:
                 continue
-            if term.ports <= other.ports and term.named <= other.named and subsumes(other, term):
-                if not (subsumes(term, other) and other.ports <= term.ports and other.named <= term.named
+            if term.ports <= other.ports and _names_within(term.named, other.named) and subsumes(other, term):
+                if not (subsumes(term, other) and other.ports <= term.ports and _names_within(other.named, term.named)
                         and j > i):
                     covered = True
                     break
@@ -355,12 +388,12 @@ def _entry(term: Term, form: PeerForm, endpoint: str, direction: str) -> Exposur
 
 def _union(a: ExposureEntry, b: ExposureEntry) -> ExposureEntry:
     allowed = a.allowed | b.allowed
-    named = a.named | b.named
+    named = _normalized(a.named | b.named)
     address_dependent = (a.address_dependent or not (a.unknown or a.unknown_named)) and \
         (b.address_dependent or not (b.unknown or b.unknown_named))
     return replace(a, allowed=allowed, unknown=(a.unknown | b.unknown) - allowed, named=named,
                    address_dependent=address_dependent,
-                   unknown_named=(a.unknown_named | b.unknown_named) - named,
+                   unknown_named=_names_minus(_normalized(a.unknown_named | b.unknown_named), named),
                    because=tuple(dict.fromkeys(a.because + b.because)),
                    reasons=tuple(sorted(set(a.reasons) | set(b.reasons))),
                    cut_by=tuple(sorted(set(a.cut_by) | set(b.cut_by))))
@@ -424,9 +457,10 @@ def _endpoint(pod: Pod, level: str) -> MatrixEndpoint:
 def term_ports_for(term: Term, peer: EndpointInfo) -> PortSet:
     """The ports a term opens to one existing endpoint class (its named ports resolved on that peer)."""
     ports = term.ports
-    for protocol, name in term.named:
+    for protocol, name, within in term.named:
         for port_name, port_protocol, number in peer.named_ports:
-            if port_name == name and (protocol is None or port_protocol == protocol):
+            if port_name == name and (protocol is None or port_protocol == protocol) and \
+                    within.contains(port_protocol, number):
                 ports = ports | PortSet.ports(port_protocol, number)
     return ports
 

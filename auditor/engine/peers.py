@@ -434,7 +434,7 @@ class Term:
 
     pod: bool | None
     ports: PortSet
-    named: frozenset = frozenset()  # (protocol, name): egress ports named on the peer
+    named: frozenset = frozenset()  # (protocol, name, within): egress ports the peer names, if in `within`
     labels: dict = field(default_factory=dict)  # (space, key) -> Values
     opaque: frozenset = frozenset()
     addr_in: IpSet | None = None

@@ -128,7 +128,7 @@ def check_exposed_to_future_pods(analysis) -> list[Finding]:
                     entry = found.setdefault((rule, direction, form.text), {"workloads": set(), "ports": set()})
                     entry["workloads"].update(endpoint_id(p, "workload") for p in cls.pods)
                     entry["ports"].add(term.ports.short(analysis.protocols) if term.ports else
-                                       " ".join(n for _, n in sorted(term.named, key=str)))
+                                       " ".join(f"{n} (named)" for _, n, _ in sorted(term.named, key=str)))
     out = []
     for (rule, direction, text), entry in sorted(found.items()):
         workloads = sorted(entry["workloads"])

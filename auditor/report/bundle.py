@@ -25,6 +25,7 @@ from ..engine.matrix import MatrixView, endpoint_id
 from ..findings import SEVERITIES, Finding, run_checks
 from ..model import Alert
 from ..sets.ports import ICMP, ICMPV6, PORT_PROTOCOLS, PortSet
+from .exposure import ExposureSummary, exposure_summary
 from .table import display_names
 
 EXPLAIN_LIMIT = 300
@@ -102,6 +103,7 @@ class ReportBundle:
     baseline_origin: str | None = None
     generated: str | None = None  # a timestamp, given by the caller (the bundle itself is deterministic)
     version: str = __version__
+    exposure: "ExposureSummary | None" = None  # paths from outside, and exposure to every namespace
 
     @property
     def names(self) -> dict[str, str]:
@@ -147,7 +149,7 @@ def build_bundle(analysis, level: str = "workload", namespaces: Sequence[str] = 
                         protocols=view.protocols, findings=run_checks(analysis) if findings is None else findings,
                         warnings=list(analysis.alerts), explain_limit=explain_limit,
                         namespaces_shown=tuple(namespaces), drift=drift, baseline_origin=baseline_origin,
-                        generated=generated)
+                        generated=generated, exposure=exposure_summary(analysis, level, namespaces))
 
 
 def ports_text(ports: PortSet, protocols: tuple[str, ...], empty: str = "") -> str:

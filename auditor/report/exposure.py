@@ -7,10 +7,12 @@ from an entry's peer), `namedPorts` (egress ports the peer names), `cutBy` (rule
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from tabulate import tabulate
 
 from ..engine.exposure import ExposureEntry, ExposureView
+from ..sets.ports import PortSet
 from .json_matrix import API_VERSION, endpoint_json
 
 
@@ -34,14 +36,24 @@ def entry_json(entry: ExposureEntry, protocols) -> dict | None:
     if entry.unless:
         out["unless"] = list(entry.unless)
     if entry.named:
-        out["namedPorts"] = [{"protocol": p, "name": n} for p, n in sorted(entry.named, key=str)]
+        out["namedPorts"] = [_named_json(item) for item in sorted(entry.named, key=str)]
     if entry.unknown_named:
-        out["unknownNamedPorts"] = [{"protocol": p, "name": n, "reason": "; ".join(entry.reasons)}
-                                    for p, n in sorted(entry.unknown_named, key=str)]
+        out["unknownNamedPorts"] = [dict(_named_json(item), reason="; ".join(entry.reasons))
+                                    for item in sorted(entry.unknown_named, key=str)]
     if entry.cut_by:
         out["cutBy"] = list(entry.cut_by)
     if entry.address_dependent and unknown:
         out["addressDependent"] = True
+    return out
+
+
+def _named_json(item) -> dict:
+    """A port the peer names: {"protocol", "name"}, and `ports` when only some numbers of it are open."""
+    protocol, name, within = item
+    out = {"protocol": protocol, "name": name}
+    whole = PortSet.protocol(protocol) if protocol else None
+    if whole is None or within != whole:
+        out["ports"] = within.to_contract()
     return out
 
 
@@ -70,13 +82,21 @@ def ports_cell(entry: ExposureEntry, protocols) -> str:
     if entry.allowed:
         parts.append(entry.allowed.short(protocols))
     if entry.named:
-        parts.append(" ".join(f"{n}/{p}" if p else n for p, n in sorted(entry.named, key=str)) + " (named)")
+        parts.append(" ".join(_named_text(item) for item in sorted(entry.named, key=str)) + " (named)")
     if entry.unknown or entry.unknown_named:
         text = entry.unknown.short(protocols) if entry.unknown else ""
         if entry.unknown_named:
-            text += " " + " ".join(n for _, n in sorted(entry.unknown_named, key=str))
+            text += " " + " ".join(_named_text(item) for item in sorted(entry.unknown_named, key=str))
         parts.append(f"?{text.strip()}")
     return " ".join(p for p in parts if p and p != "-") or "-"
+
+
+def _named_text(item) -> str:
+    protocol, name, within = item
+    text = f"{name}/{protocol}" if protocol else name
+    if protocol and within != PortSet.protocol(protocol):
+        text += f" if in {within.short((protocol,))}"
+    return text
 
 
 def render_table(view: ExposureView) -> str:
@@ -141,3 +161,45 @@ def _short_peer(peer: dict) -> str:
     if peer.get("kind") == "External":
         return peer["cidr"] + (" except " + ", ".join(peer["except"]) if peer.get("except") else "")
     return json.dumps(peer, sort_keys=True)
+
+
+# --- the report section (report -o html / markdown) -------------------------------------------------------------
+EXPOSURE_LIMIT = 300  # wide exposure rows in a report; the exposure command lists all of them
+
+
+@dataclass
+class ExposureSummary:
+    """What a report shows of exposure: every path from outside, and the widest exposure inside the cluster."""
+
+    paths: list[list[str]]  # backend, path, from, port, verdict, decided by
+    wide: list[list[str]]  # endpoint, direction, peers, ports, because
+    wide_total: int
+
+
+def exposure_summary(analysis, level: str, namespaces=()) -> ExposureSummary:
+    """Gathered once for the report bundle: the data, not its formatting."""
+    from ..engine.paths import exposure_with_paths
+    view = exposure_with_paths(analysis, "workload" if level != "pod" else "pod", namespaces)
+    protocols = view.protocols
+    paths, wide = [], []
+    for entry in view.entries:
+        if entry.verdict is not None:
+            peer = entry.peer
+            how = f"{peer['via']} {peer['object']}" + (f" ({peer['route']})" if peer.get("route") else "")
+            if peer.get("controller"):
+                how += f" via {peer['controller']}"
+            if peer.get("externalTrafficPolicy"):
+                how += f", externalTrafficPolicy {peer['externalTrafficPolicy']}"
+            port = entry.allowed or entry.unknown
+            source = peer["from"]
+            paths.append([entry.endpoint, how, source["cidr"] + (" except " + ", ".join(source["except"])
+                                                                 if source.get("except") else ""),
+                          port.short(protocols) if port else "-", entry.verdict, _decisive(entry)])
+            continue
+        kind = entry.peer.get("kind")
+        every_namespace = kind == "Cluster" or (kind == "Pods" and entry.peer.get("namespaces") == {"selector": {}})
+        if not every_namespace or ports_cell(entry, protocols) == "-":
+            continue
+        wide.append([entry.endpoint, entry.direction, entry.text, ports_cell(entry, protocols),
+                     "; ".join(dict.fromkeys(entry.because))])
+    return ExposureSummary(paths, wide[:EXPOSURE_LIMIT], len(wide))

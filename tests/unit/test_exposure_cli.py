@@ -69,3 +69,13 @@ def test_help_teaches_the_paths_and_the_forms():
     text = CliRunner().invoke(main, ["exposure", "--help"]).output
     for word in ("externalTrafficPolicy", "Ingress", "Gateway", "entire cluster", "unless", "--ingress-controller"):
         assert word in text
+
+
+def test_report_has_an_exposure_section():
+    markdown = CliRunner().invoke(main, ["report", "-f", SHOP, "-q", "-o", "markdown"]).stdout
+    section = markdown[markdown.index("## Exposure"):]
+    row = next(li for li in section.splitlines() if li.startswith("| shop-web/Deployment/frontend | LoadBalancer"))
+    assert "3000/TCP" in row and "allowed" in row
+    assert "| monitoring/Deployment/prometheus | ingress | any pod in the cluster (entire cluster) | all |" in section
+    html = CliRunner().invoke(main, ["report", "-f", SHOP, "-q", "-o", "html"]).stdout
+    assert '<section id="exposure">' in html and "LoadBalancer shop-web/frontend" in html
