@@ -168,6 +168,12 @@ class _Context:
                                          for ip in p.ips))
         self.pod_ips = {ip for p in state.pods for ip in p.ips}
         self.unreadable = {u.resource for u in state.unreadable}
+        # Calico host endpoint policy (preDNAT, applyOnForward) can drop NodePort and load balancer traffic on the
+        # node before it is DNATed to a pod; netaudit reads it but does not model it (docs/exposure.md).
+        self.host_filtering = sorted(
+            str(obj.ref) for obj in state.policies
+            if obj.kind == "HostEndpoint" or (isinstance(obj.spec, dict) and (obj.spec.get("preDNAT")
+                                                                             or obj.spec.get("applyOnForward"))))
 
     def backend_class(self, backend: Backend) -> int | None:
         return self.uni.class_of_pod.get(backend.pod.id) if backend.pod is not None else None
@@ -226,6 +232,13 @@ def _service_paths(ctx: _Context, backends: dict) -> list[ExternalPath]:
                 if policy != "Local":
                     client.text = ("the client's own address, when the backend runs on the node that received the "
                                    "traffic (judged before kube-proxy's SNAT), or with Calico's eBPF dataplane")
+                if ctx.host_filtering:
+                    # What the pod's policy admits may still be dropped on the node: say so, never guess.
+                    for hop in path.hops:
+                        if hop.verdict in (ALLOWED, PARTLY):
+                            hop.verdict = UNKNOWN
+                            hop.reasons.append("host endpoint policy (" + ", ".join(ctx.host_filtering[:3]) +
+                                               ") may drop it on the node before DNAT; netaudit does not model it")
             out.append(path)
     return out
 
@@ -452,6 +465,8 @@ def _ingress_paths(ctx: _Context, backends: dict) -> list[ExternalPath]:
     out = []
     for ing in ctx.analysis.state.ingresses:
         controller, pods, notes = _ingress_controller(ctx, ing)
+        guessed = ing.class_name is not None and "ingressclasses.networking.k8s.io" in ctx.unreadable and \
+            not ctx.controllers
         seen = set()
         for ref in ing.backends:
             if not ref.is_service:
@@ -460,7 +475,16 @@ def _ingress_paths(ctx: _Context, backends: dict) -> list[ExternalPath]:
             if key in seen:
                 continue
             seen.add(key)
-            out += _backend_paths(ctx, VIA_INGRESS, ing.id, ref, backends, pods, controller, list(notes))
+            found = _backend_paths(ctx, VIA_INGRESS, ing.id, ref, backends, pods, controller, list(notes))
+            if guessed:
+                # Which controller serves the class is a guess from its name: the verdict is not certain.
+                for path in found:
+                    for hop in path.hops:
+                        if hop.verdict != UNKNOWN:
+                            hop.verdict = UNKNOWN
+                            hop.reasons.append("the IngressClass could not be read (forbidden): which controller "
+                                               "serves it is guessed from its name")
+            out += found
     return out
 
 
