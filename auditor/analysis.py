@@ -49,8 +49,18 @@ class Analysis:
         return self.matrix.evaluator
 
     def matrix_view(self, level: str = "pod", namespaces: Sequence[str] = ()):
+        """Every pair, in memory: for small clusters and tests (outputs stream `engine.matrix.iter_connections`)."""
         from .engine.matrix import expand
         return expand(self, level, namespaces)
+
+    def grouped_view(self, level: str = "pod", namespaces: Sequence[str] = ()):
+        """Groups of endpoints and connections between them: size grows with blocks, not pairs (cached)."""
+        from .engine.groups import grouped_view
+        cache = self.__dict__.setdefault("_grouped", {})
+        key = (level, tuple(sorted(namespaces)))
+        if key not in cache:
+            cache[key] = grouped_view(self, level, namespaces)
+        return cache[key]
 
 
 def load(*, manifests: Sequence[str] = (), snapshot: str | None = None, **live_options) -> ClusterState:

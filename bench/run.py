@@ -55,6 +55,22 @@ SIZES = {s.name: s for s in (Size("1k", 1000, 50, 200), Size("5k", 5000, 250, 10
                              Size("10k", 10000, 500, 2000), Size("50k", 50000, 1000, 4000))}
 
 
+@dataclass(frozen=True)
+class Shape:
+    """A harder cluster shape than the teams one: no policy at all, or every pod its own class (gen_cluster)."""
+
+    name: str
+    pods: int
+    namespaces: int
+    policies: int
+    diverse: bool
+
+
+SHAPES = {s.name: s for s in (Shape("open-2k", 2000, 100, 0, False), Shape("open-10k", 10000, 500, 0, False),
+                              Shape("diverse-2k", 2000, 100, 400, True),
+                              Shape("diverse-10k", 10000, 500, 2000, True))}
+
+
 # ------------------------------------------------------------------------------------------------ clusters
 
 class _QuotingDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):
@@ -75,14 +91,16 @@ def _represent_str(dumper, value):
 _QuotingDumper.add_representer(str, _represent_str)
 
 
-def cluster_dir(size: Size, calico: bool = False) -> Path:
+def cluster_dir(size: Size | Shape, calico: bool = False) -> Path:
     """tools/gen_cluster.generate() written once per size to .cache/bench/<name>/cluster.yaml (seed 1)."""
-    out = CACHE / f"{size.name}-{size.pods}-{size.namespaces}-{size.policies}{'-calico' if calico else ''}"
+    diverse = getattr(size, "diverse", False)
+    out = CACHE / (f"{size.name}-{size.pods}-{size.namespaces}-{size.policies}{'-calico' if calico else ''}"
+                   f"{'-diverse' if diverse else ''}")
     target = out / "cluster.yaml"
     if not target.exists():
         out.mkdir(parents=True, exist_ok=True)
         t0 = time.monotonic()
-        objects = generate(size.pods, size.namespaces, size.policies, calico)
+        objects = generate(size.pods, size.namespaces, size.policies, calico, diverse=diverse)
         tmp = out / "cluster.yaml.tmp"
         with open(tmp, "w") as handle:
             yaml.dump_all(objects, handle, Dumper=_QuotingDumper, sort_keys=False)
@@ -203,6 +221,101 @@ def analysis_only(directory: Path, timeout: float) -> tuple[Run, dict]:
     run = measure([str(PYTHON), "-c", ANALYSIS_ONLY, str(directory)], out, timeout)
     data = json.loads(out.read_text()) if run.ok else {}
     return run, data
+
+
+# ------------------------------------------------------------------------------------------------ shapes
+
+# The commands measured on each shape: (column, argv after `netaudit`, run on 10k too). Pair listings of a dense
+# 10k cluster are 100 million lines (about 10 GB): they are measured at 2k only.
+SHAPE_COMMANDS = (
+    ("analysis", None, True),
+    ("matrix pod table", ["matrix", "--level", "pod"], True),
+    ("matrix pod json --grouped", ["matrix", "--level", "pod", "-o", "json", "--grouped"], True),
+    ("matrix workload json --grouped", ["matrix", "--level", "workload", "-o", "json", "--grouped"], True),
+    ("matrix workload json (pairs)", ["matrix", "--level", "workload", "-o", "json"], False),
+    ("matrix pod json (pairs)", ["matrix", "--level", "pod", "-o", "json"], False),
+    ("report html", ["report", "-o", "html"], True),
+    ("diff --with one policy", ["diff", "--level", "workload"], True),
+)
+
+ANALYSIS_ONLY_SHAPE = textwrap.dedent("""
+    import json, sys, time
+    from auditor import analysis
+    state = analysis.load(manifests=[sys.argv[1]])
+    t0 = time.perf_counter()
+    result = analysis.analyze(state)
+    t1 = time.perf_counter()
+    print(json.dumps({"analyze_s": t1 - t0, "classes": result.universe.pod_count,
+                      "blocks": len(result.matrix.blocks)}))
+""")
+
+ONE_POLICY = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+              "metadata": {"name": "bench-default-deny", "namespace": "team0000"},
+              "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}}
+
+
+def shapes(names: list[str], include_10k: bool, timeout: float, peers: bool, peer_timeout: float) -> list[dict]:
+    """Every command of SHAPE_COMMANDS on each shape, and the peers on the 2k shapes."""
+    rows = []
+    change = CACHE / "one-policy.yaml"
+    change.parent.mkdir(parents=True, exist_ok=True)
+    change.write_text(yaml.safe_dump(ONE_POLICY))
+    for name in names:
+        shape = SHAPES[name]
+        if shape.pods > 2000 and not include_10k:
+            continue
+        directory = cluster_dir(shape)
+        row: dict = {"label": f"{shape.name} ({shape.pods} pods / {shape.namespaces} ns / {shape.policies} "
+                              f"policies)", "runs": {}}
+        for column, argv, at_10k in SHAPE_COMMANDS:
+            if shape.pods > 2000 and not at_10k:
+                row["runs"][column] = Run("not run (100 million pairs)")
+                continue
+            out = CACHE / "out" / f"shape-{shape.name}-{column.replace(' ', '_')}.out"
+            if argv is None:
+                run = measure([str(PYTHON), "-c", ANALYSIS_ONLY_SHAPE, str(directory)], out, timeout)
+                if run.ok:
+                    data = json.loads(out.read_text())
+                    run.detail = (f"analyze {data['analyze_s']:.1f} s, {data['classes']} classes, "
+                                  f"{data['blocks']} blocks")
+            else:
+                extra = ["--with", str(change)] if argv[0] == "diff" else []
+                run = measure([str(P.NETAUDIT_BIN), *argv, "-f", str(directory), "-q", *extra], out, timeout)
+                if run.ok:
+                    size = out.stat().st_size
+                    lines = sum(1 for _ in open(out, "rb")) if size < 2_000_000_000 else None
+                    run.detail = f"{size / 1e6:.1f} MB" + (f", {lines:,} lines" if lines is not None else "")
+            print(f"[{shape.name}] {column}: {run.cell()} {run.detail if run.ok else run.detail[-300:]}",
+                  flush=True)
+            row["runs"][column] = run
+        if peers and shape.pods <= 2000:
+            for peer in P.PEERS:
+                if not peer.available():
+                    row["runs"][peer.name] = Run("not installed")
+                    continue
+                out = CACHE / "out" / f"shape-{shape.name}-{peer.name}.out"
+                row["runs"][peer.name] = measure(peer.argv(str(directory)), out, peer_timeout)
+                print(f"[{shape.name}] {peer.name}: {row['runs'][peer.name].cell()}", flush=True)
+        rows.append(row)
+    return rows
+
+
+def render_shapes(rows: list[dict]) -> list[str]:
+    lines = ["", "## Dense and diverse clusters (time / peak RSS of the process; output size)", "",
+             "`open`: no NetworkPolicy at all (every pod reaches every pod). `diverse`: bare pods with labels unique "
+             "to each pod (every pod its own class and workload), dense policy without default-deny "
+             "(`tools/gen_cluster.py --diverse`). Each command is `netaudit ... -f DIR -q` with its output to a file; "
+             "`analysis` is `analysis.analyze(state)` alone, in-process; `diff` adds a default-deny ingress policy to "
+             "one namespace (`--with`). Peers: their usual pair listing, on the 2k shapes.", ""]
+    columns = [c for c, _, _ in SHAPE_COMMANDS] + [p.name for p in P.PEERS]
+    for row in rows:
+        lines += [f"### {row['label']}", "", "| command | time / peak | output |", "|---|---|---|"]
+        for column in columns:
+            run = row["runs"].get(column)
+            if run is not None:
+                lines.append(f"| {column} | {run.cell()} | {run.detail if run.ok else ''} |")
+        lines.append("")
+    return lines
 
 
 # ------------------------------------------------------------------------------------------------ agreement
@@ -498,6 +611,8 @@ def render(results: dict) -> str:
             lines += ["", "Largest netaudit functions by cumulative time:", "", "| total s | function |", "|---|---|"]
             lines += [f"| {sec:.2f} | `{name}` |" for name, sec in pr["cumulative"][:10]]
             lines += ["", "The full call tree is in bench-results/profile-10k.txt."]
+    if results.get("shapes"):
+        lines += render_shapes(results["shapes"])
     for note in results.get("notes", []):
         lines += ["", note]
     return "\n".join(lines) + "\n"
@@ -515,6 +630,8 @@ def main(argv=None) -> int:
     parser.add_argument("--live-pods", type=int, default=10000)
     parser.add_argument("--live-workers", type=int, default=4)
     parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument("--shapes", default="open-2k,open-10k,diverse-2k,diverse-10k",
+                        help="comma-separated, from " + ",".join(SHAPES) + " (empty: none)")
     parser.add_argument("--out", default=str(RESULTS / "latest.md"))
     args = parser.parse_args(argv)
 
@@ -567,6 +684,12 @@ def main(argv=None) -> int:
             results["live"] = live_listing(args.live_pods, args.live_workers, args.timeout)
         except Exception as e:  # the benchmark reports; it does not stop at one broken part
             results["live"] = {"error": f"{type(e).__name__}: {e}"}
+    shape_names = [s for s in args.shapes.split(",") if s]
+    unknown_shapes = set(shape_names) - set(SHAPES)
+    if unknown_shapes:
+        parser.error(f"unknown shape(s) {', '.join(sorted(unknown_shapes))}")
+    if shape_names:
+        results["shapes"] = shapes(shape_names, True, args.timeout, not args.no_peers, args.peer_timeout)
     if not args.no_profile and "10k" in [s.name for s in sizes]:
         print("[10k] profile ...", flush=True)
         results["profile"] = profile(cluster_dir(SIZES["10k"]), args.timeout)

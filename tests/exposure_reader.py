@@ -34,7 +34,7 @@ class PeerFacts:
         return self.namespace is not None and not self.host_network
 
     def wep_labels(self) -> dict:
-        """The labels Calico gives this pod's workload endpoint (SEMANTICS.md C2)."""
+        """The labels Calico gives this pod's workload endpoint (docs/semantics.md CAL-C4)."""
         labels = dict(self.labels)
         labels["projectcalico.org/namespace"] = self.namespace
         labels["projectcalico.org/orchestrator"] = "k8s"

@@ -135,6 +135,11 @@ def analyze_state(state, promote_staged, calico_version):
         say("")
 
 
+def write_stdout(text: str) -> None:
+    """Large outputs are written in chunks as they are computed."""
+    click.echo(text, nl=False)
+
+
 def object_namespace(obj: str) -> str | None:
     """The namespace an object reference names: 'NetworkPolicy ns/name' -> ns; 'ns/Kind/name' -> ns;
     'Namespace ns' -> ns; cluster-scoped objects -> None."""

@@ -15,6 +15,7 @@ from .common import (
     print_alerts,
     shown_namespaces,
     source_options,
+    write_stdout,
 )
 
 
@@ -27,9 +28,13 @@ from .common import (
               help="What-if: remove this object from the current state (repeatable), e.g. "
                    "NetworkPolicy/shop-api/default-deny.")
 @click.option("--level", type=click.Choice(["pod", "workload", "namespace"]), default="workload", show_default=True)
-@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="table: changed pairs, or groups of them when there are many; json: every changed pair "
+                   "(ConnectivityDiff), or with --grouped the change blocks between groups.")
+@click.option("--grouped", is_flag=True, help="Groups of flows: with -o json the ConnectivityDiffGroups form, in "
+                                              "the table one line per change block even when few pairs changed.")
 def diff(inputs, manifests, snapshot, kubeconfig, context, namespaces, all_namespaces, promote_staged,
-         calico_version, quiet, with_paths, without, level, output):
+         calico_version, quiet, with_paths, without, level, output, grouped):
     """What changed: flows newly allowed, newly denied, or newly unknown.
 
     \b
@@ -39,7 +44,7 @@ def diff(inputs, manifests, snapshot, kubeconfig, context, namespaces, all_names
 
     Exit code 1 when something is newly allowed, so a pipeline can stop a change that opens access.
     """
-    from ..engine.diff import diff_views
+    from ..engine.diff import diff_analyses
     from ..report import diff as diff_report
     from ..sources.overlay import OverlayError, apply_overlay
     shown = shown_namespaces(namespaces, all_namespaces)
@@ -57,11 +62,13 @@ def diff(inputs, manifests, snapshot, kubeconfig, context, namespaces, all_names
             raise InputError(str(err)) from None
     else:
         raise InputError("nothing to compare: give OLD NEW, or --with/--without (see --help)")
-    old_view = analyze_state(old_state, promote_staged, calico_version).matrix_view(level, shown)
+    old_result = analyze_state(old_state, promote_staged, calico_version)
     new_result = analyze_state(new_state, promote_staged, calico_version)
-    new_view = new_result.matrix_view(level, shown)
-    result = diff_views(old_view, new_view)
-    click.echo(diff_report.render_json(result) if output == "json" else diff_report.render_text(result), nl=False)
+    result = diff_analyses(old_result, new_result, level, shown)
+    if output == "json":
+        (diff_report.write_grouped_json if grouped else diff_report.write_json)(result, write_stdout)
+    else:
+        click.echo(diff_report.render_text(result, grouped=True if grouped else None), nl=False)
     print_alerts(new_result.alerts, quiet)
-    if result.newly_allowed:
+    if result.opens:
         sys.exit(EXIT_FAILED_CHECK)

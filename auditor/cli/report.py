@@ -41,11 +41,14 @@ FORMATS = ("html", "markdown", "dot", "csv")
               show_default=True,
               help="Exit 1 on findings of this severity or worse: only new ones (absent from the baseline) when "
                    "there is a baseline or store, else all.")
+@click.option("--grouped", is_flag=True,
+              help="Flows between groups of endpoints even when there are few pairs (they are grouped anyway beyond "
+                   "2,000 pairs, so the page stays small at any size).")
 @click.option("--explain-limit", type=click.IntRange(min=0), default=300, show_default=True, metavar="N",
               help="html: explain only the first N flows (each explanation is a tier walk; big clusters have many "
                    "flows).")
 def report(manifests, snapshot, kubeconfig, context, namespaces, all_namespaces, promote_staged, calico_version,
-           quiet, output, level, baseline, store, fail_on, explain_limit):
+           quiet, output, level, baseline, store, fail_on, grouped, explain_limit):
     """A report to read or share: what was read, the findings, who can reach whom, and why.
 
     The report goes to stdout. The HTML page is one file with no network requests at all (inline style and
@@ -67,8 +70,9 @@ def report(manifests, snapshot, kubeconfig, context, namespaces, all_namespaces,
     state = load_state(manifests, snapshot, kubeconfig, context, shown)
     result = analyze_state(state, promote_staged, calico_version)
     findings = findings_in(run_checks(result), shown)
-    baseline_view = baseline_origin = None
+    baseline_origin = None
     baseline_state = None
+    previous = None
     store_target = client = None
     if store:
         from ..sources.live import LiveSourceError, api_client
@@ -88,11 +92,10 @@ def report(manifests, snapshot, kubeconfig, context, namespaces, all_namespaces,
     previous_findings = None
     if baseline_state is not None:
         previous = analyze_state(baseline_state, promote_staged, calico_version)
-        baseline_view = previous.matrix_view(level, shown)
         previous_findings = {(f.code, f.message) for f in run_checks(previous)}
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    bundle = build_bundle(result, level, shown, baseline_view=baseline_view, baseline_origin=baseline_origin,
-                          explain_limit=explain_limit, findings=findings, generated=generated)
+    bundle = build_bundle(result, level, shown, baseline=previous, baseline_origin=baseline_origin,
+                          explain_limit=explain_limit, findings=findings, generated=generated, grouped=grouped)
     if output == "html":
         from ..report.html import render
     elif output == "markdown":
@@ -103,7 +106,7 @@ def report(manifests, snapshot, kubeconfig, context, namespaces, all_namespaces,
         from ..report.csv_report import render
     click.echo(render(bundle), nl=False)
     print_alerts(result.alerts, quiet)
-    failed = bundle.drift is not None and bool(bundle.drift.newly_allowed)
+    failed = bundle.drift is not None and bundle.drift.opens
     new_findings = [f for f in findings if previous_findings is None or (f.code, f.message) not in previous_findings]
     if fail_on != "never":
         from ..findings import SEVERITIES
@@ -117,9 +120,23 @@ def report(manifests, snapshot, kubeconfig, context, namespaces, all_namespaces,
         drift = bundle.drift
         summary = (f"netaudit: {len(state.pods)} pods, {len(state.policies)} policies; {len(findings)} findings "
                    f"({len(new_findings)} new); ")
-        summary += (f"drift: {len(drift.newly_allowed)} newly allowed, {len(drift.newly_denied)} newly denied"
-                    if drift is not None else "first run: no baseline yet")
+        summary += (f"drift: {drift_counts(drift)}" if drift is not None else "first run: no baseline yet")
         summary += f"; snapshot stored in ConfigMap {store_target.namespace}/{store_target.name} ({size // 1024} KiB)"
         click.echo(summary, err=True)
     if failed:
         sys.exit(EXIT_FAILED_CHECK)
+
+
+def drift_counts(drift) -> str:
+    """'3 newly allowed, 1 newly denied' (pairs), counted from the change blocks without expanding them."""
+    opened = sum(_pairs(b) for b in drift.blocks if b.opened) + sum(len(s.group.members) for s in drift.self_changes
+                                                                     if s.opened)
+    closed = sum(_pairs(b) for b in drift.blocks if b.closed) + sum(len(s.group.members) for s in drift.self_changes
+                                                                    if s.closed)
+    return f"{opened} newly allowed, {closed} newly denied"
+
+
+def _pairs(block) -> int:
+    """Pairs (a, b), a != b, of a change block."""
+    overlap = len(set(block.src.members) & set(block.dst.members))
+    return len(block.src.members) * len(block.dst.members) - overlap

@@ -1,15 +1,15 @@
 """Can every pod that depends on cluster DNS still reach it? The most common real outage of network policy.
 
 A pod with dnsPolicy ClusterFirst (the default) sends queries to the kube-dns ClusterIP, which kube-proxy DNATs
-to a CoreDNS pod: policy then judges the flow pod -> CoreDNS pod on 53/UDP and 53/TCP (SEMANTICS.md D). UDP
+to a CoreDNS pod: policy then judges the flow pod -> CoreDNS pod on 53/UDP and 53/TCP (docs/semantics.md DNS-D4). UDP
 carries normal queries; TCP carries truncated (large) answers, so a TCP block is a quieter failure.
 
 With NodeLocal DNSCache, queries end on the pod's own node at the link-local address (169.254.20.10) or, with
 kube-proxy in iptables mode, at the kube-dns ClusterIP bound on the node: there is no CoreDNS pod in the path, so
 the pod's egress must allow those addresses on port 53, and allows keyed on `k8s-app=kube-dns` do not help.
 
-hostNetwork pods are left out: pod policy does not govern them (SEMANTICS.md A10). Pods with dnsPolicy Default or
-None do not use cluster DNS.
+hostNetwork pods are left out: pod policy does not govern them (docs/semantics.md K8S-A11). Pods with dnsPolicy
+Default or None do not use cluster DNS.
 """
 
 from __future__ import annotations

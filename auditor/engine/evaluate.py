@@ -1,9 +1,9 @@
 """Verdicts per direction and the class-level connectivity matrix. Pure functions of (Universe, PolicySet).
 
-The walk (DESIGN.md, SEMANTICS.md C6), per endpoint and direction: tiers in order; in a tier the first matching
-rule of the applicable policies decides (Allow/Deny end, Pass jumps to the next tier, Log continues); a tier that
-selected the endpoint but matched no rule applies its default action; no applicable tier, or a Pass out of the last
-one, is allowed (Calico's namespace profile).
+The walk (DESIGN.md, docs/semantics.md CAL-C10), per endpoint and direction: tiers in order; in a tier the
+first matching rule of the applicable policies decides (Allow/Deny end, Pass jumps to the next tier, Log
+continues); a tier that selected the endpoint but matched no rule applies its default action; no applicable tier, or
+a Pass out of the last one, is allowed (Calico's namespace profile).
 
 Two things make it exact and cheap:
 - Ports are sets. A tier is walked *backwards* over its rules, keeping for every port the outcome it would get:
@@ -411,22 +411,25 @@ def class_matrix(universe: Universe, policies: PolicySet, *, include_staged: boo
     ingress = direction_verdicts(evaluator, INGRESS)
     external = universe.all_mask & ~universe.pod_mask
     if external:
-        # Outside the cluster nothing filters: only the cluster side of a flow is judged (SEMANTICS.md A13).
+        # Outside the cluster nothing filters: only the cluster side of a flow is judged (docs/semantics.md K8S-A13).
         open_all = [PeerVerdict(universe.pod_mask, ALL, NONE)]
         egress.append(DirectionVerdict(EGRESS, external, open_all))
         ingress.append(DirectionVerdict(INGRESS, external, open_all))
     blocks: list[Block] = []
+    # Which ingress verdict each class has (they partition the classes): a term reaching a few classes meets only
+    # their verdicts, so the product is not every egress verdict times every ingress verdict.
+    verdict_of: dict[int, int] = {}
+    for number, in_verdict in enumerate(ingress):
+        for c in universe.indices(in_verdict.members):
+            verdict_of[c] = number
     for out_verdict in egress:
-        out_groups = out_verdict.terms
-        if not out_groups:
-            continue
-        reach = 0
-        for g in out_groups:
-            reach |= g.mask
-        for in_verdict in ingress:
-            if not (in_verdict.members & reach):
-                continue
-            for g in out_groups:
+        for g in out_verdict.terms:
+            if g.mask.bit_count() < len(ingress):
+                met = sorted({verdict_of[c] for c in universe.indices(g.mask) if c in verdict_of})
+                candidates = [ingress[n] for n in met]
+            else:
+                candidates = ingress
+            for in_verdict in candidates:
                 dst = in_verdict.members & g.mask
                 if not dst:
                     continue

@@ -1,18 +1,22 @@
-"""Expand the class-level matrix into endpoints and connections at the level the user asked for.
+"""From the class matrix to endpoints at the level the user asked for: pods, workloads or namespaces.
 
 Aggregation is part of computing, not of rendering, so it lives here: at workload and namespace level a connection
-allows what *some* pod pair of the two groups allows (the union), and is unknown where some pair is unknown and no
+allows what *some* pod pair of the two endpoints allows (the union), and is unknown where some pair is unknown and no
 pair is allowed. A pod never connects to itself (DESIGN.md), so a workload or namespace connects to itself only
 through two different pods.
+
+Pairs are quadratic in endpoints even when the analysis is tiny (2,000 pods and no policy: 3 blocks, 4 million
+pairs), so `iter_connections` yields them one source row at a time, in (source, destination) order, holding one
+row in memory; `expand` materializes them for small views and tests. The grouped form (groups.py) never expands.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from ..model import Pod
-from ..sets.ports import PortSet
+from ..sets.ports import NONE, PortSet
 
 LEVELS = ("pod", "workload", "namespace")
 
@@ -20,7 +24,7 @@ LEVELS = ("pod", "workload", "namespace")
 @dataclass
 class MatrixEndpoint:
     id: str
-    kind: str  # "Pod", "Workload", "Namespace", "External"
+    kind: str  # "Pod", "Workload" kinds (Deployment, ...), "Namespace", "External"
     namespace: str | None = None
     name: str | None = None
     workload: str | None = None
@@ -29,6 +33,10 @@ class MatrixEndpoint:
     cidr: str | None = None
     excepts: tuple[str, ...] = ()
     pods: int = 0
+
+    @property
+    def external(self) -> bool:
+        return self.kind == "External"
 
 
 @dataclass
@@ -49,6 +57,20 @@ class MatrixView:
     alerts: list
 
 
+@dataclass
+class LevelMap:
+    """Which endpoints (at one level) each class holds, and how many of their pods."""
+
+    level: str
+    endpoints: dict[str, MatrixEndpoint]  # every endpoint, by id
+    members: list[dict[str, int]]  # per class index: endpoint id -> number of its pods in the class
+    classes: dict[str, list[int]]  # endpoint id -> its class indices
+
+    def sorted_endpoints(self) -> list[MatrixEndpoint]:
+        """Cluster endpoints by id, then external ones: the order of every output."""
+        return sorted(self.endpoints.values(), key=lambda e: (e.external, e.id))
+
+
 def endpoint_id(pod: Pod, level: str) -> str:
     if level == "pod":
         return pod.id
@@ -57,17 +79,16 @@ def endpoint_id(pod: Pod, level: str) -> str:
     return pod.namespace
 
 
-def expand(analysis, level: str, namespaces: Sequence[str] = ()) -> MatrixView:
+def level_map(analysis, level: str) -> LevelMap:
     if level not in LEVELS:
         raise ValueError(f"level must be one of {', '.join(LEVELS)}")
+    cached = analysis.__dict__.setdefault("_level_maps", {}).get(level)
+    if cached is not None:
+        return cached
     uni = analysis.universe
-    wanted = set(namespaces)
-
-    def shown(pod: Pod) -> bool:
-        return not wanted or pod.namespace in wanted
-
     endpoints: dict[str, MatrixEndpoint] = {}
-    members: list[dict[str, int]] = []  # per class: endpoint id -> number of its pods in the class
+    members: list[dict[str, int]] = []
+    classes: dict[str, list[int]] = {}
     for cls in uni.classes:
         counts: dict[str, int] = {}
         if cls.region is not None:
@@ -82,46 +103,85 @@ def expand(analysis, level: str, namespaces: Sequence[str] = ()) -> MatrixView:
                 endpoints[ep_id] = _endpoint(pod, level, analysis)
             if level != "pod":
                 endpoints[ep_id].pods += 1
+        for ep_id in counts:
+            classes.setdefault(ep_id, []).append(cls.index)
         members.append(counts)
+    result = LevelMap(level, endpoints, members, classes)
+    analysis.__dict__["_level_maps"][level] = result
+    return result
 
-    pairs: dict[tuple[str, str], list] = {}
-    for block in analysis.matrix.blocks:
+
+def in_namespaces(endpoint: MatrixEndpoint, wanted: set[str]) -> bool:
+    return not wanted or endpoint.namespace in wanted
+
+
+def iter_connections(analysis, level: str, namespaces: Sequence[str] = ()) -> Iterator[Connection]:
+    """Every connection of the view, sorted by (source id, destination id), computed one source row at a time.
+
+    A pair's sets are the union of the blocks that cover it (unknown minus allowed); with `namespaces`, only pairs
+    with an end in one of them. Memory holds one row; time is the number of pairs the blocks cover.
+    """
+    lm = level_map(analysis, level)
+    uni = analysis.universe
+    wanted = set(namespaces)
+    blocks = analysis.matrix.blocks
+    by_src_class: list[list[int]] = [[] for _ in uni.classes]
+    for number, block in enumerate(blocks):
         for s in uni.indices(block.src_mask):
-            src_counts = members[s]
-            for t in uni.indices(block.dst_mask):
-                dst_counts = members[t]
-                for src_id, src_n in src_counts.items():
-                    for dst_id in dst_counts:
-                        if src_id == dst_id and s == t:
-                            if level == "pod" or src_n < 2:
-                                continue  # only the pod itself: self traffic never crosses policy
-                        key = (src_id, dst_id)
-                        entry = pairs.get(key)
+            by_src_class[s].append(number)
+    dst_members: dict[int, list[tuple[int, list[tuple[str, int]]]]] = {}
+    for src_id in sorted(lm.endpoints):
+        src_classes = lm.classes[src_id]
+        src_shown = in_namespaces(lm.endpoints[src_id], wanted)
+        row: dict[str, list] = {}
+        for s in src_classes:
+            src_n = lm.members[s][src_id]
+            for number in by_src_class[s]:
+                block = blocks[number]
+                targets = dst_members.get(number)
+                if targets is None:
+                    targets = dst_members[number] = [(t, list(lm.members[t].items()))
+                                                      for t in uni.indices(block.dst_mask)]
+                for t, dst_counts in targets:
+                    for dst_id, _ in dst_counts:
+                        if dst_id == src_id and s == t and (level == "pod" or src_n < 2):
+                            continue  # only the pod itself: self traffic never crosses policy
+                        if not src_shown and not in_namespaces(lm.endpoints[dst_id], wanted):
+                            continue
+                        entry = row.get(dst_id)
                         if entry is None:
-                            pairs[key] = [block.allowed, block.unknown, block.reasons]
-                        else:
+                            row[dst_id] = [block.allowed, block.unknown, block.reasons]
+                        elif entry[0] is not block.allowed or entry[1] is not block.unknown:
                             entry[0] = entry[0] | block.allowed
                             entry[1] = entry[1] | block.unknown
                             entry[2] = entry[2] | block.reasons
-
-    connections = []
-    for (src_id, dst_id), (allowed, unknown, reasons) in pairs.items():
-        if wanted and not (_in(endpoints[src_id], wanted) or _in(endpoints[dst_id], wanted)):
-            continue
-        unknown = unknown - allowed
-        if not allowed and not unknown:
-            continue
-        connections.append(Connection(src_id, dst_id, allowed, unknown, reasons if unknown else frozenset()))
-    connections.sort(key=lambda c: (c.src, c.dst))
-    referenced = {c.src for c in connections} | {c.dst for c in connections}
-    shown_endpoints = [e for e in endpoints.values()
-                       if e.kind == "External" or not wanted or _in(e, wanted) or e.id in referenced]
-    shown_endpoints.sort(key=lambda e: (e.kind == "External", e.id))
-    return MatrixView(level, shown_endpoints, connections, analysis.protocols, analysis.alerts)
+        for dst_id in sorted(row):
+            allowed, unknown, reasons = row[dst_id]
+            unknown = unknown - allowed if unknown else NONE
+            if not allowed and not unknown:
+                continue
+            yield Connection(src_id, dst_id, allowed, unknown, reasons if unknown else frozenset())
 
 
-def _in(endpoint: MatrixEndpoint, wanted: set[str]) -> bool:
-    return not wanted or (endpoint.namespace in wanted)
+def expand(analysis, level: str, namespaces: Sequence[str] = ()) -> MatrixView:
+    """The whole pair view in memory: for small clusters, tests and explain-sized questions."""
+    lm = level_map(analysis, level)
+    wanted = set(namespaces)
+    connections = list(iter_connections(analysis, level, namespaces))
+    return MatrixView(level, shown_endpoints(lm, wanted, connections), connections, analysis.protocols,
+                      analysis.alerts)
+
+
+def shown_endpoints(lm: LevelMap, wanted: set[str], connections=None) -> list[MatrixEndpoint]:
+    """The endpoints a view lists: with -n, those of the namespaces (and external ones), plus the other end of
+    every connection shown when `connections` are given."""
+    if not wanted:
+        return lm.sorted_endpoints()
+    referenced = set()
+    for conn in connections or ():
+        referenced.add(conn.src)
+        referenced.add(conn.dst)
+    return [e for e in lm.sorted_endpoints() if e.external or in_namespaces(e, wanted) or e.id in referenced]
 
 
 def _endpoint(pod: Pod, level: str, analysis) -> MatrixEndpoint:

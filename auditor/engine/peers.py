@@ -285,7 +285,7 @@ def _wep_identity(entity: CalicoEntity) -> tuple:
     if entity.sa_selector is not None:
         result = _product(result, node_predicate(entity.sa_selector.root, "sa"))
     if entity.sa_names is not None:
-        # projectcalico.org/serviceaccount exists only for names shorter than 63 characters (SEMANTICS.md C2).
+        # projectcalico.org/serviceaccount exists only for names shorter than 63 characters (docs/semantics.md CAL-C4).
         short = frozenset(n for n in entity.sa_names if len(n) < SA_LABEL_MAX)
         result = _product(result, (Conj([Label(SA, SA_NAME, Values(False, short))]),))
     if entity.selector is not None:
@@ -1012,9 +1012,10 @@ def term_forms(term: Term, candidates: Iterable = (), ipv6: bool = True) -> list
     """A term as contract peers.
 
     A term about pods gives `Cluster` or `Pods` forms. A term about addresses gives `External` forms; an `External`
-    entry also covers the pods whose address is in it (Calico matches ipBlocks and nets on pod IPs, SEMANTICS.md
-    A7), so the pods in its range that the term does not hold are listed in its `unless`. The pods a term holds
-    outside its addresses' forms (it has no address condition on pods) are written as pod forms as well.
+    entry also covers the pods whose address is in it (Calico matches ipBlocks and nets on pod IPs,
+    docs/semantics.md K8S-A7), so the pods in its range that the term does not hold are listed in its `unless`.
+    The pods a term holds outside its addresses' forms (it has no address condition on pods) are written as pod
+    forms as well.
     `candidates` are the CIDRs to write address sets with; without IPv6 in use, only IPv4 is written.
     """
     if term.pod is True:

@@ -1,6 +1,6 @@
 """Connectivity the way applications use it: through Services.
 
-Policy sees a Service connection after DNAT, on the backend pod and its target port (SEMANTICS.md A12), so a
+Policy sees a Service connection after DNAT, on the backend pod and its target port (docs/semantics.md SVC-S1), so a
 client reaches a Service port through a backend exactly when the pod-level matrix allows client -> backend on the
 backend's target port. This module finds each Service's backends and target ports and summarizes, for every client
 and Service port, whether all, some or none of the backends are reachable.
@@ -131,27 +131,39 @@ def resolve_target_port(port: ServicePort, pod: Pod) -> int | None:
 
 
 class FlowIndex:
-    """Allowed/unknown port sets between two endpoint classes, answered from the class matrix's blocks."""
+    """Allowed/unknown port sets between two endpoint classes, answered from the class matrix's blocks.
+
+    Blocks are indexed by destination class, lazily: callers ask about a few destinations (Service backends, DNS
+    servers, a sample pair) from many sources, and a block's source mask answers any source with one bit test.
+    """
 
     def __init__(self, analysis):
         self.analysis = analysis
-        self.by_src: dict[int, list] = {}
-        uni = analysis.universe
-        for block in analysis.matrix.blocks:
-            for s in uni.indices(block.src_mask):
-                self.by_src.setdefault(s, []).append(block)
+        self.blocks = analysis.matrix.blocks
+        self.by_dst: dict[int, list] = {}
+
+    def covering(self, dst: int) -> list:
+        found = self.by_dst.get(dst)
+        if found is None:
+            found = self.by_dst[dst] = [b for b in self.blocks if b.dst_mask >> dst & 1]
+        return found
 
     def sets(self, src: int, dst: int) -> tuple[PortSet, PortSet, frozenset]:
         """(allowed, unknown, reasons) of one class pair: the union of the blocks that cover it."""
         allowed = unknown = NONE
         reasons: frozenset = frozenset()
-        for block in self.by_src.get(src, ()):
-            if block.dst_mask >> dst & 1:
+        for block in self.covering(dst):
+            if block.src_mask >> src & 1:
                 allowed = allowed | block.allowed
                 unknown = unknown | block.unknown
                 reasons = reasons | block.reasons
         unknown = unknown - allowed
         return allowed, unknown, reasons if unknown else frozenset()
+
+    def reached_from(self, sources: int, dst: int, probe: PortSet) -> bool:
+        """Whether some class in `sources` may (allowed or unknown) open `probe` on `dst`."""
+        return any(block.src_mask & sources and probe & (block.allowed | block.unknown)
+                   for block in self.covering(dst))
 
 
 def reachability(analysis, level: str = "workload", namespaces: Sequence[str] = ()) -> list[Reachability]:
@@ -185,7 +197,7 @@ def reachability(analysis, level: str = "workload", namespaces: Sequence[str] = 
                 if backend.target_port is None:
                     result.missing_port.append(backend.id)
                     continue
-                dst = _backend_class(uni, backend)
+                dst = backend_class(uni, backend)
                 probe = PortSet.ports(backend.protocol, backend.target_port)
                 verdict = "denied"
                 for src in classes:
@@ -209,7 +221,7 @@ def _only_self(analysis, client: str, backend: Backend, level: str) -> bool:
     return level == "pod" and backend.pod is not None and backend.pod.id == client
 
 
-def _backend_class(uni, backend: Backend) -> int:
+def backend_class(uni, backend: Backend) -> int:
     if backend.pod is not None:
         return uni.class_of_pod[backend.pod.id]
     return uni.region_class(str(ipaddress.ip_address(backend.address))).index

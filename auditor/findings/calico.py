@@ -1,5 +1,5 @@
-"""What the cluster's Calico enforces differently from the policy as written (docs/semantics.md, admin policies
-by Calico version), and policies that are not enforced at all (staged) or not modelled.
+"""What the cluster's Calico enforces differently from the policy as written (docs/semantics.md ADM-V1..ADM-V4,
+admin policies by Calico version), and policies that are not enforced at all (staged) or not modelled.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ ALERT_HINTS = {
 
 
 def check_policy_api_support(analysis) -> list[Finding]:
-    """What the cluster's Calico enforces differently from the policy as written (SEMANTICS.md B), said as
-    findings whether or not the Calico version is known."""
+    """What the cluster's Calico enforces differently from the policy as written (docs/semantics.md
+    ADM-V1..ADM-V4), said as findings whether or not the Calico version is known."""
     from ..policy.admin import parse_version
     out = [finding(ALERT_FINDINGS[a.code], a.message, [a.object], ALERT_HINTS[ALERT_FINDINGS[a.code]])
            for a in analysis.alerts if a.code in ALERT_FINDINGS]

@@ -8,6 +8,7 @@ from __future__ import annotations
 from ..model import NAMESPACE_NAME_LABEL
 from ..policy.ir import EGRESS, INGRESS, Action, AddressBlock, PodSelection
 from ..sets.addresses import IPV4_ALL, IPV6_ALL, IpSet
+from ..sets.ports import PortSet
 from .finding import Finding, finding, peer_options
 
 
@@ -81,8 +82,8 @@ def check_rules_ignored(analysis) -> list[Finding]:
 
 
 def check_ipblocks(analysis) -> list[Finding]:
-    """ipBlocks that cover pod or Service addresses: in Calico they also match those pods (SEMANTICS.md A7), and
-    a Service CIDR allow does nothing because policy sees traffic after DNAT (A12)."""
+    """ipBlocks that cover pod or Service addresses: in Calico they also match those pods (docs/semantics.md
+    K8S-A7), and a Service CIDR allow does nothing because policy sees traffic after DNAT (SVC-S1)."""
     pod_ips = IpSet.of(*[f"{ip}/{32 if ':' not in ip else 128}" for p in analysis.state.pods for ip in p.ips
                          if not p.host_network])
     service_ips = IpSet.of(*[f"{ip}/{32 if ':' not in ip else 128}" for s in analysis.state.services
@@ -149,16 +150,29 @@ def check_rule_shadowing(analysis) -> list[Finding]:
 
 
 def check_services(analysis) -> list[Finding]:
-    from ..engine.services import reachability
+    """A Service port none of whose ready backends any pod can reach on its target port (allowed or unknown).
+
+    The same answer as `matrix --level service` showing `none` for every client, asked of the blocks directly (one
+    question per backend, not one per client and backend).
+    """
+    from ..engine.services import FlowIndex, backend_class, service_backends
+    uni = analysis.universe
+    clients = 0
+    for cls in uni.classes[:uni.pod_count]:
+        if any(not pod.host_network for pod in cls.pods):
+            clients |= 1 << cls.index
+    index = FlowIndex(analysis)
     by_port: dict[tuple, list] = {}
-    for r in reachability(analysis, "workload"):
-        by_port.setdefault((r.service, r.port.port, r.port.protocol), []).append(r)
+    for spb in service_backends(analysis.state):
+        service = f"{spb.service.namespace}/{spb.service.name}"
+        serving = [b for b in spb.backends if b.ready and b.target_port is not None]
+        by_port.setdefault((service, spb.port.port, spb.port.protocol), []).extend(serving)
     out = []
-    for (service, port, protocol), results in sorted(by_port.items()):
-        backends = results[0].reachable + results[0].unreachable + results[0].unknown
-        if not backends:
+    for (service, port, protocol), backends in sorted(by_port.items()):
+        if not backends or not clients:
             continue
-        if all(r.status == "none" for r in results):
+        if not any(index.reached_from(clients, backend_class(uni, b), PortSet.ports(b.protocol, b.target_port))
+                   for b in backends):
             out.append(finding("service-unreachable", f"Service {service} port {port}/{protocol}: no client can reach "
                                "any of its backends", [f"Service {service}"],
                                "allow ingress to the backends' target port from the intended clients"))

@@ -1,9 +1,9 @@
 """AdminNetworkPolicy, BaselineAdminNetworkPolicy (v1alpha1) and ClusterNetworkPolicy (v1alpha2/v1beta1) -> IR.
 
-The API's order is Admin tier -> NetworkPolicy -> Baseline tier -> allow (SEMANTICS.md B). In the IR that is the
-tiers Calico uses: an admin tier before `default` and a baseline tier after it, both with default action Pass, so
-a Pass (or no match) falls through to the next layer, and the baseline tier is reached only when no
-default-tier policy selected the endpoint (the default tier ends in Deny when it applies).
+The API's order is Admin tier -> NetworkPolicy -> Baseline tier -> allow (docs/semantics.md ADM-B4, ADM-V2). In
+the IR that is the tiers Calico uses: an admin tier before `default` and a baseline tier after it, both with
+default action Pass, so a Pass (or no match) falls through to the next layer, and the baseline tier is reached only
+when no default-tier policy selected the endpoint (the default tier ends in Deny when it applies).
 
 Where Calico's conversion differs from the API, and a Calico version is known (live: ClusterInformation; offline:
 --calico-version), the verdict follows what that Calico really enforces:

@@ -2,16 +2,17 @@
 
 How Calico matches, as read in libcalico-go (updateprocessors/rules.go, networksetprocessor.go) and Felix:
 - A rule's source/destination selector matches *IP addresses*: those of workload endpoints whose labels match, and
-  the CIDRs of NetworkSets / GlobalNetworkSets whose labels match (SEMANTICS.md C3, C8). So `selector: all()` is
-  not "any address", and a pod whose IP lies in a matching NetworkSet is matched through that set.
+  the CIDRs of NetworkSets / GlobalNetworkSets whose labels match (docs/semantics.md CAL-C7, CAL-C13). So
+  `selector: all()` is not "any address", and a pod whose IP lies in a matching NetworkSet is matched through that
+  set.
 - Endpoint labels are the pod's labels plus `projectcalico.org/namespace`, `projectcalico.org/orchestrator`,
   `projectcalico.org/serviceaccount` (names under 63 characters), and the inherited `pcns.<namespace label>`,
-  `pcns.projectcalico.org/name`, `pcsa.<service account label>`, `pcsa.projectcalico.org/name` (C2).
+  `pcns.projectcalico.org/name`, `pcsa.<service account label>`, `pcsa.projectcalico.org/name` (CAL-C4).
 - In a namespaced policy, a rule that uses selector, notSelector or serviceAccounts without namespaceSelector is
-  limited to the policy's namespace; nets-only rules are not (C3). A namespaceSelector is evaluated on namespace
+  limited to the policy's namespace; nets-only rules are not (CAL-C7). A namespaceSelector is evaluated on namespace
   labels (Calico prefixes them `pcns.`), with `all()` meaning "any namespaced endpoint" and `global()` "any
   non-namespaced one" (GlobalNetworkSets, host endpoints). `notSelector` is never namespace-limited.
-- `types` default (C5): egress rules only -> [Egress]; otherwise [Ingress] (+ Egress when egress rules exist).
+- `types` default (CAL-C9): egress rules only -> [Egress]; otherwise [Ingress] (+ Egress when egress rules exist).
 - Order: policies by `order` (missing sorts last), then name; tiers likewise, each with its default action.
 Staged policies are kept but do not enforce unless --promote-staged.
 """
@@ -48,7 +49,7 @@ CALICO_GROUPS = ("projectcalico.org", "crd.projectcalico.org")
 POLICY_KINDS = ("NetworkPolicy", "GlobalNetworkPolicy", "StagedNetworkPolicy", "StagedGlobalNetworkPolicy")
 SET_KINDS = ("NetworkSet", "GlobalNetworkSet")
 ACTIONS = {"Allow": Action.ALLOW, "Deny": Action.DENY, "Pass": Action.PASS, "Log": Action.LOG}
-SA_LABEL_MAX = 63  # projectcalico.org/serviceaccount is set only for names shorter than this (C2)
+SA_LABEL_MAX = 63  # projectcalico.org/serviceaccount is set only for names shorter than this (CAL-C4)
 
 
 # --- identities: what Calico selectors see of an address ----------------------------------------------------
@@ -376,7 +377,7 @@ def translate_calico_policy(obj: PolicyObject, ctx: CalicoContext) -> Translatio
                                 "applies it to both ingress and egress (calicoctl would have defaulted it)",
                                 str(obj.ref)))
     elif not types:
-        # v3 default (C5), applied by calicoctl and the Calico API server: egress rules only -> Egress; otherwise
+        # v3 default (CAL-C9), applied by calicoctl and the Calico API server: egress rules only -> Egress; otherwise
         # Ingress (+Egress if there are egress rules). Unlike Kubernetes policyTypes defaulting.
         types = ["Egress"] if egress_raw and not ingress_raw else ["Ingress"] + (["Egress"] if egress_raw else [])
     if not isinstance(types, list) or any(t not in ("Ingress", "Egress") for t in types):

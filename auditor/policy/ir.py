@@ -116,7 +116,7 @@ class PodSelection:
 
     `namespace` restricts to one namespace (a NetworkPolicy's own); `namespace_selector` to namespaces whose
     labels match. Pods only: never external addresses, and never hostNetwork pods, which have no workload
-    endpoint in Calico, so no pod selector can match them (SEMANTICS.md A10).
+    endpoint in Calico, so no pod selector can match them (docs/semantics.md K8S-A11).
     """
 
     namespace: str | None = None
@@ -169,7 +169,7 @@ class AddressBlock:
     """Addresses in `included` minus `excluded` (a Kubernetes ipBlock, Calico nets/notNets).
 
     It matches external regions inside the block and pods whose IP is inside it: Calico turns an ipBlock into
-    selector-less `nets`, which match any source or destination IP, pod IPs included (SEMANTICS.md A7). A pod
+    selector-less `nets`, which match any source or destination IP, pod IPs included (docs/semantics.md K8S-A7). A pod
     without a known IP is never matched (the engine reports that it had no IP).
     """
 
@@ -232,7 +232,7 @@ class AllOf:
 class PortSpec:
     """Ports of a rule: numeric ones, plus named ports resolved on the destination endpoint.
 
-    A named port is looked up in the destination's container ports (SEMANTICS.md A8); `protocol` None means the
+    A named port is looked up in the destination's container ports (docs/semantics.md K8S-A9); `protocol` None means the
     name matches whatever protocol the container declares for it (Calico named ports without a protocol are not
     allowed, Kubernetes defaults to TCP, so callers always pass one today).
     """
@@ -324,7 +324,8 @@ class Tier:
 INGRESS, EGRESS = "ingress", "egress"
 DIRECTIONS = (INGRESS, EGRESS)
 
-# Calico's tier orders (SEMANTICS.md B/C6): the default tier is always Deny at the end; the admin tiers Pass.
+# Calico's tier orders (docs/semantics.md ADM-V2, CAL-C10): the default tier is always Deny at the end; the admin
+# tiers Pass.
 DEFAULT_TIER = Tier("default", 1_000_000.0, Action.DENY)
 
 

@@ -1,13 +1,13 @@
 """networking.k8s.io/v1 NetworkPolicy -> IR, placed where Calico places it.
 
 Calico converts each Kubernetes NetworkPolicy into policy `knp.default.<name>` in the `default` tier at order 1000
-with Allow rules only (SEMANTICS.md C1), so the Kubernetes union semantics (A3) fall out of the tier walk: the
+with Allow rules only (docs/semantics.md CAL-C2), so the Kubernetes union semantics (A3) fall out of the tier walk: the
 first matching Allow wins, and an isolated endpoint that no rule allows hits the tier's default Deny.
 
 Validation follows `pkg/apis/networking/validation/validation.go`. Offline manifests were never defaulted by an API
-server, so `policyTypes` and `protocol` defaults are applied here (A2, A8). A part that cannot be understood does
-not sink the whole policy: the broken peer, port or selector becomes an "unknown" matcher, so exactly the verdicts
-it could change are reported as unknown.
+server, so `policyTypes` and `protocol` defaults are applied here (K8S-A2, K8S-A8). A part that cannot be understood
+does not sink the whole policy: the broken peer, port or selector becomes an "unknown" matcher, so exactly the
+verdicts it could change are reported as unknown.
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ def translate_network_policy(obj: PolicyObject) -> Translation:
 
 
 def _policy_types(raw: object, egress_raw: object) -> tuple[str, ...]:
-    """Apply the API server's default (SEMANTICS.md A2): [Ingress], plus Egress if egress rules exist."""
+    """Apply the API server's default (docs/semantics.md K8S-A2): [Ingress], plus Egress if egress rules exist."""
     if raw is None or raw == []:
         types = [INGRESS]
         if isinstance(egress_raw, list) and len(egress_raw) > 0:
@@ -155,7 +155,7 @@ def _rule(direction: str, index: int, raw: object, namespace: str, out: Translat
     raw_ports = raw.get("ports")
 
     if raw_peers is None or raw_peers == []:
-        peer = ANY  # absent or empty: any peer (A4)
+        peer = ANY  # absent or empty: any peer (K8S-A4)
     elif not isinstance(raw_peers, list):
         peer = UnknownEndpoint(problem(f"{base}.{peers_key}", "must be a list of peers"))
     else:
@@ -225,7 +225,7 @@ def _ip_block(where: str, raw: object, out: Translation) -> AddressBlock:
 
 def _ports(where: str, raw: object) -> PortSpec:
     if raw is None or raw == []:
-        return PortSpec()  # no ports: every port of every protocol, ICMP included (A4, A8)
+        return PortSpec()  # no ports: every port of every protocol, ICMP included (K8S-A4, K8S-A10)
     if not isinstance(raw, list):
         raise InvalidField(where, "must be a list of {protocol, port, endPort}")
     numeric = PortSet.empty()

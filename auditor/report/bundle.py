@@ -1,13 +1,16 @@
 """What a report shows, gathered once from an Analysis: the renderers (html, markdown, dot, csv) only format it.
 
-`build_bundle` is pure: it reads the Analysis, asks the engine for the matrix view, the findings, the drift against
-a baseline view and the explain traces, and returns a plain `ReportBundle`. Choosing what to explain lives here
+`build_bundle` is pure: it reads the Analysis, asks the engine for the grouped matrix, the findings, the drift against
+a baseline and the explain traces, and returns a plain `ReportBundle`. Choosing what to show and explain lives here
 too, because it is a decision about data, not about presentation:
 
-- each flow (a connection of the view) is explained on one allowed port, one unknown port (if any) and one denied
-  port (if any), so a reader sees both the rule that opens it and the fact that the rest stays closed;
-- at workload and namespace level a connection is a union over pod pairs, so the pair explained is one that
-  really carries the sample port (found on the class matrix), not just any pod of each side;
+- flows are pairs of endpoints when there are few (up to PAIR_LIMIT pairs), else grouped connections between
+  groups of endpoints ("all 10,000 pods -> pods of namespace db with app=postgres"), so a page stays a few MB at
+  any cluster size; `grouped=True` asks for groups always. A pair is a flow between two one-member groups.
+- each flow is explained on one allowed port, one unknown port (if any) and one denied port (if any), so a reader
+  sees both the rule that opens it and the fact that the rest stays closed;
+- the pods explained are a real pair that carries the sample port (found on the class matrix's blocks), never a
+  pod and itself;
 - explanations cost a tier walk each, so only the first `explain_limit` flows get them (the page says so).
 """
 
@@ -19,9 +22,11 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from .. import __version__
-from ..engine.diff import MatrixDiff, diff_views
+from ..engine.diff import MatrixDiff, diff_analyses
 from ..engine.explain import EndpointNotFound, Explanation, explain
-from ..engine.matrix import MatrixView, endpoint_id
+from ..engine.groups import GroupedView
+from ..engine.matrix import endpoint_id, iter_connections, level_map
+from ..engine.services import FlowIndex
 from ..findings import SEVERITIES, Finding, run_checks
 from ..model import Alert
 from ..sets.ports import ICMP, ICMPV6, PORT_PROTOCOLS, PortSet
@@ -29,6 +34,7 @@ from .exposure import ExposureSummary, exposure_summary
 from .table import display_names
 
 EXPLAIN_LIMIT = 300
+PAIR_LIMIT = 2000  # up to this many pairs, flows are pairs of endpoints; beyond, grouped connections
 
 ALLOWED, UNKNOWN, DENIED = "allowed", "unknown", "denied"
 
@@ -48,6 +54,19 @@ class ReportEndpoint:
 
 
 @dataclass
+class ReportGroup:
+    """One end of a flow: a single endpoint (its display name), or a group with its exact description."""
+
+    id: str
+    name: str
+    members: tuple[str, ...]
+
+    @property
+    def single(self) -> bool:
+        return len(self.members) == 1
+
+
+@dataclass
 class FlowSample:
     """One port of a flow and the explain trace of its verdict on that port."""
 
@@ -63,7 +82,7 @@ class FlowSample:
 
 @dataclass
 class Flow:
-    """A connection of the view: what `src` may open on `dst`."""
+    """What the `src` end may open on the `dst` end (group ids; for a pair, endpoint ids)."""
 
     src: str
     dst: str
@@ -72,6 +91,8 @@ class Flow:
     reasons: tuple[str, ...] = ()
     samples: list[FlowSample] = field(default_factory=list)
     explained: bool = False  # False: past the explain limit (or nothing could be explained)
+    to_itself: bool = False  # grouped: each member of `src` to itself, through two of its pods
+    parts: list = field(default_factory=list, repr=False)  # the class blocks it stands for (for sampling)
 
 
 @dataclass
@@ -103,11 +124,22 @@ class ReportBundle:
     baseline_origin: str | None = None
     generated: str | None = None  # a timestamp, given by the caller (the bundle itself is deterministic)
     version: str = __version__
+    groups: dict[str, ReportGroup] = field(default_factory=dict)  # empty: every flow is between two endpoints
+    grouped: bool = False
+    pairs: int = 0  # how many endpoint pairs the flows stand for (grouped: at most)
     exposure: "ExposureSummary | None" = None  # paths from outside, and exposure to every namespace
 
     @property
     def names(self) -> dict[str, str]:
-        return {e.id: e.name for e in self.endpoints}
+        out = {e.id: e.name for e in self.endpoints}
+        out.update((g.id, g.name) for g in self.groups.values())
+        return out
+
+    def group(self, node: str) -> ReportGroup:
+        found = self.groups.get(node)
+        if found is not None:
+            return found
+        return ReportGroup(node, self.names.get(node, node), (node,))
 
     @property
     def explained_flows(self) -> int:
@@ -129,27 +161,50 @@ class ReportBundle:
 
 
 def build_bundle(analysis, level: str = "workload", namespaces: Sequence[str] = (), *,
-                 baseline_view: MatrixView | None = None, baseline_origin: str | None = None,
+                 baseline=None, baseline_origin: str | None = None,
                  explain_limit: int = EXPLAIN_LIMIT, findings: list[Finding] | None = None,
-                 generated: str | None = None) -> ReportBundle:
-    """Gather everything a report shows. `findings` defaults to the whole catalogue (`run_checks`)."""
-    view = analysis.matrix_view(level=level, namespaces=namespaces)
-    endpoints = _endpoints(view, analysis)
+                 generated: str | None = None, grouped: bool = False) -> ReportBundle:
+    """Gather everything a report shows. `findings` defaults to the whole catalogue (`run_checks`); `baseline` is
+    the Analysis of the state to compare with (drift)."""
+    view = analysis.grouped_view(level, namespaces)
+    endpoints = _endpoints(view)
     order = {e.id: i for i, e in enumerate(endpoints)}
-    flows = [Flow(c.src, c.dst, c.allowed, c.unknown, tuple(sorted(c.reasons))) for c in view.connections
-             if ports_text(c.allowed, view.protocols) or ports_text(c.unknown, view.protocols)]
-    flows.sort(key=lambda f: (order[f.src], order[f.dst]))
+    pairs = view.pair_bound()
+    use_groups = grouped or pairs > PAIR_LIMIT
+    groups: dict[str, ReportGroup] = {}
+    if use_groups:
+        names = {e.id: e.name for e in endpoints}
+        for g in view.groups:
+            groups[g.id] = ReportGroup(g.id, names[g.members[0]] if len(g.members) == 1 else g.description,
+                                       g.members)
+        flows = [Flow(c.src, c.dst, c.allowed, c.unknown, tuple(sorted(c.reasons)), parts=c.parts)
+                 for c in view.connections if _shown(c.allowed, c.unknown, view.protocols)]
+        flows += [Flow(s.group, s.group, s.allowed, s.unknown, tuple(sorted(s.reasons)), to_itself=True)
+                  for s in view.self_connections if _shown(s.allowed, s.unknown, view.protocols)]
+        first = {g: min(order[m] for m in groups[g].members) for g in groups}
+        flows.sort(key=lambda f: (first[f.src], first[f.dst], f.to_itself))
+    else:
+        flows = [Flow(c.src, c.dst, c.allowed, c.unknown, tuple(sorted(c.reasons)))
+                 for c in iter_connections(analysis, level, namespaces)
+                 if _shown(c.allowed, c.unknown, view.protocols)]
+        flows.sort(key=lambda f: (order[f.src], order[f.dst]))
+        pairs = len(flows)
     if explain_limit > 0 and flows:
-        sampler = _Sampler(analysis, level)
+        sampler = _GroupSampler(analysis, level, groups) if use_groups else _Sampler(analysis, level)
         for flow in flows[:explain_limit]:
             flow.samples = sampler.samples(flow, view.protocols)
             flow.explained = bool(flow.samples)
-    drift = diff_views(baseline_view, view) if baseline_view is not None else None
+    drift = diff_analyses(baseline, analysis, level, namespaces) if baseline is not None else None
     return ReportBundle(level=level, inventory=_inventory(analysis), endpoints=endpoints, flows=flows,
                         protocols=view.protocols, findings=run_checks(analysis) if findings is None else findings,
                         warnings=list(analysis.alerts), explain_limit=explain_limit,
                         namespaces_shown=tuple(namespaces), drift=drift, baseline_origin=baseline_origin,
-                        generated=generated, exposure=exposure_summary(analysis, level, namespaces))
+                        generated=generated, groups=groups, grouped=use_groups, pairs=pairs,
+                        exposure=exposure_summary(analysis, level, namespaces))
+
+
+def _shown(allowed: PortSet, unknown: PortSet, protocols) -> bool:
+    return bool(ports_text(allowed, protocols) or ports_text(unknown, protocols))
 
 
 def ports_text(ports: PortSet, protocols: tuple[str, ...], empty: str = "") -> str:
@@ -158,17 +213,10 @@ def ports_text(ports: PortSet, protocols: tuple[str, ...], empty: str = "") -> s
     return empty if text == "-" else text
 
 
-def _endpoints(view: MatrixView, analysis) -> list[ReportEndpoint]:
-    known = {ep.id for ep in view.endpoints}
-    referenced = {c.src for c in view.connections} | {c.dst for c in view.connections}
-    listed = list(view.endpoints)
-    if referenced - known:
-        # With -n, a view lists the endpoints of those namespaces only, but keeps their flows to peers elsewhere:
-        # the peers are needed to name both ends.
-        listed += [ep for ep in analysis.matrix_view(level=view.level).endpoints if ep.id in referenced - known]
-    names, _ = display_names(MatrixView(view.level, listed, [], view.protocols, []))
+def _endpoints(view: GroupedView) -> list[ReportEndpoint]:
+    names, _ = display_names(view.level, view.endpoints)
     out = []
-    for ep in listed:
+    for ep in view.endpoints:
         if ep.kind == "External":
             note = f"{ep.cidr} except {', '.join(ep.excepts)}" if ep.excepts else ""
             out.append(ReportEndpoint(ep.id, names[ep.id], "External", None, note=note))
@@ -188,6 +236,99 @@ def _inventory(analysis) -> Inventory:
                      workloads=len({p.workload_id for p in state.pods}), services=len(state.services),
                      policies=dict(sorted(kinds.items())), calico_version=state.calico_version,
                      unreadable=unreadable)
+
+
+class _GroupSampler:
+    """Sample pairs for grouped flows: two pods (or a pod and an address) from the blocks a flow stands for."""
+
+    def __init__(self, analysis, level: str, groups: dict[str, ReportGroup]):
+        self.analysis = analysis
+        self.uni = analysis.universe
+        self.lm = level_map(analysis, level)
+        self.groups = groups
+        self.index = FlowIndex(analysis)
+        self.pod_ips: set[str] | None = None
+
+    def samples(self, flow: Flow, protocols: tuple[str, ...]) -> list[FlowSample]:
+        out = []
+        first_pair = None
+        for verdict, ports in ((ALLOWED, flow.allowed), (UNKNOWN, flow.unknown)):
+            probe = _sample_port(ports, protocols)
+            if probe is None:
+                continue
+            pair = self._pair(flow, verdict, _probe_set(*probe))
+            if pair is None:
+                continue
+            first_pair = first_pair or pair
+            out.append(self._explain(verdict, probe, pair[2:]))
+        if first_pair is not None:
+            allowed, unknown, _ = self.index.sets(first_pair[0], first_pair[1])
+            closed = _denied_port(Flow("", "", allowed, unknown), protocols)
+            if closed is not None:
+                out.append(self._explain(DENIED, closed, first_pair[2:]))
+        return [s for s in out if s is not None]
+
+    def _explain(self, verdict, probe, pair) -> FlowSample | None:
+        try:
+            exp = explain(self.analysis, pair[0], pair[1], probe[0], probe[1])
+        except EndpointNotFound:
+            return None
+        return FlowSample(verdict, probe[0], probe[1], exp)
+
+    def _pair(self, flow: Flow, verdict: str, probe: PortSet) -> tuple | None:
+        """(src class, dst class, src name, dst name) carrying `probe` with this verdict."""
+        if flow.to_itself:
+            return self._own_pair(flow, verdict, probe)
+        for src_mask, dst_mask, block in flow.parts:
+            carried = block.allowed if verdict == ALLOWED else block.unknown
+            if not probe <= carried:
+                continue
+            for s in _first_bits(src_mask, 4):
+                for t in _first_bits(dst_mask, 4):
+                    names = self._names(s, t)
+                    if names:
+                        return (s, t) + names
+        return None
+
+    def _own_pair(self, flow: Flow, verdict: str, probe: PortSet) -> tuple | None:
+        """Two pods of one member of the group whose class pair carries the probe."""
+        for member in self.groups[flow.src].members[:20]:
+            pods = [(c, pod.id) for c in self.lm.classes[member] for pod in self.uni.classes[c].pods
+                    if self.lm.members[c].get(member) and endpoint_id(pod, self.lm.level) == member][:6]
+            for s, a in pods:
+                for t, b in pods:
+                    if a == b:
+                        continue
+                    allowed, unknown, _ = self.index.sets(s, t)
+                    if probe <= (allowed if verdict == ALLOWED else unknown):
+                        return s, t, a, b
+        return None
+
+    def _names(self, s: int, t: int) -> tuple[str, str] | None:
+        src, dst = self._handles(s), self._handles(t)
+        for a in src:
+            for b in dst:
+                if a != b:
+                    return a, b
+        return None
+
+    def _handles(self, index: int) -> list[str]:
+        cls = self.uni.classes[index]
+        if cls.region is not None:
+            if self.pod_ips is None:
+                self.pod_ips = {ip for c in self.uni.classes[:self.uni.pod_count] for p in c.pods for ip in p.ips}
+            address = _region_address(self.uni, cls, self.pod_ips)
+            return [f"ip:{address}"] if address else []
+        return [pod.id for pod in cls.pods[:2]]
+
+
+def _first_bits(mask: int, limit: int) -> list[int]:
+    out = []
+    while mask and len(out) < limit:
+        low = mask & -mask
+        out.append(low.bit_length() - 1)
+        mask ^= low
+    return out
 
 
 class _Sampler:

@@ -2,7 +2,8 @@
 
 One node per endpoint, pods and workloads grouped in a cluster per namespace, the addresses outside the cluster in
 one cluster of their own; an edge per allowed connection labelled with its ports, and a dashed edge for the ports
-whose verdict is unknown. Render with `dot -Tsvg report.dot > report.svg`.
+whose verdict is unknown. When flows are grouped, a group of several endpoints is one node of its own (an octagon
+labelled with its description and size). Render with `dot -Tsvg report.dot > report.svg`.
 """
 
 from __future__ import annotations
@@ -41,8 +42,13 @@ def render(bundle: ReportBundle) -> str:
             extra = ', fillcolor="#f4f6f9", shape=ellipse' if ep.external else ""
             lines.append(f"    {quote(ep.id)} [label={quote(label)}{extra}];")
         lines.append("  }")
+    for group in bundle.groups.values():
+        if not group.single and group.id in {n for f in bundle.flows for n in (f.src, f.dst)}:
+            lines.append(f"  {quote(group.id)} [label={quote(f'{group.name} ({len(group.members)})')}, "
+                         'shape=octagon, fillcolor="#fdf3e1"];')
     for flow in bundle.flows:
         allowed, unknown = ports_text(flow.allowed, p), ports_text(flow.unknown, p)
+        flow = _endpoint_ends(bundle, flow)
         if allowed:
             lines.append(f"  {quote(flow.src)} -> {quote(flow.dst)} [label={quote(allowed)}];")
         if unknown:
@@ -50,3 +56,13 @@ def render(bundle: ReportBundle) -> str:
                          'style=dashed, color="#8a6d00", fontcolor="#8a6d00"];')
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _endpoint_ends(bundle: ReportBundle, flow):
+    """A one-member group is drawn as its endpoint's node."""
+    src, dst = bundle.group(flow.src), bundle.group(flow.dst)
+    if src.single or dst.single:
+        from dataclasses import replace
+        return replace(flow, src=src.members[0] if src.single else flow.src,
+                       dst=dst.members[0] if dst.single else flow.dst)
+    return flow

@@ -22,6 +22,8 @@ from .explain_text import render_text
 
 GRID_LIMIT = 40  # endpoints; past that a grid is unreadable and only the list of flows is shown
 WARNING_LIMIT = 500
+OBJECTS_SHOWN = 12  # objects listed per finding; `netaudit check -o json` lists them all
+DRIFT_PAIRS = 400  # more changed pairs than this: the drift is shown as change blocks
 
 
 def e(value) -> str:
@@ -84,7 +86,9 @@ def _summary(bundle: ReportBundle) -> str:
         _card("Endpoints", len(bundle.endpoints), f"{len(cluster)} {level_word}, {external} address "
                                                   f"region{'' if external == 1 else 's'} outside the cluster"),
         _card("Policies", policies, ", ".join(f"{n} {kind}" for kind, n in inv.policies.items()) or "none"),
-        _card("Flows", len(bundle.flows), f"allowed connections; {bundle.unknown_flows} with unknown ports"),
+        _card("Flows", len(bundle.flows), (f"grouped connections standing for up to {bundle.pairs:,} pairs; "
+                                           if bundle.grouped else "allowed connections; ")
+              + f"{bundle.unknown_flows} with unknown ports"),
         _card("Findings", len(bundle.findings),
               " ".join(f"<span class=\"sev sev-{s}\">{n} {s}</span>" for s, n in severities.items()),
               raw_detail=True, alert=severities["high"] > 0),
@@ -92,9 +96,14 @@ def _summary(bundle: ReportBundle) -> str:
               if bundle.warnings else "everything was read", warn=bool(bundle.warnings)),
     ]
     if bundle.drift is not None:
-        opened = len(bundle.drift.newly_allowed)
-        cards.append(_card("Newly allowed", opened, f"flows vs the baseline; {len(bundle.drift.newly_denied)} newly "
-                                                    "denied", alert=opened > 0))
+        drift = bundle.drift
+        if drift.pair_bound() <= DRIFT_PAIRS:
+            opened = len(drift.newly_allowed)
+            detail = f"flows vs the baseline; {len(drift.newly_denied)} newly denied"
+        else:
+            opened = sum(1 for b in drift.blocks if b.opened) + sum(1 for c in drift.self_changes if c.opened)
+            detail = "groups of flows vs the baseline (see Drift)"
+        cards.append(_card("Newly allowed", opened, detail, alert=opened > 0))
     read = [("Source", e(inv.origin or "unknown")),
             ("Read", e(f"{inv.namespaces} namespaces, {inv.pods} pods ({inv.workloads} workloads), "
                        f"{inv.services} services, {policies} policies"))]
@@ -125,22 +134,31 @@ def _drift(bundle: ReportBundle, names: dict[str, str]) -> str:
     name = lambda i: e(names.get(i, i))  # noqa: E731
     out = [f"<section id=\"drift\"><h2>Drift since the baseline</h2>"
            f"<p>Compared with {e(bundle.baseline_origin or 'the baseline')}, at {e(drift.level)} level.</p>"]
-    if not (drift.changes or drift.added_endpoints or drift.removed_endpoints):
+    if not (drift.changed or drift.added_endpoints or drift.removed_endpoints):
         out.append("<p class=\"ok\">No change in connectivity.</p>")
+    if drift.pair_bound() <= DRIFT_PAIRS:
+        changes = list(drift.pair_changes())
+        ends = lambda c: (name(c.src), name(c.dst))  # noqa: E731
+        unit = ""
+    else:
+        changes = drift.blocks + drift.self_changes
+        ends = lambda c: ((e(c.src.description), e(c.dst.description)) if hasattr(c, "src")  # noqa: E731
+                          else (e(c.group.description), "itself (another of its pods)"))
+        unit = " groups of flows"
     sections = [
-        ("Newly allowed", "bad", drift.newly_allowed, ("Opened", "Before"),
+        ("Newly allowed", "bad", [c for c in changes if c.opened], ("Opened", "Before"),
          lambda c: (c.opened.short(p), c.before.short(p) if c.before else "-")),
-        ("Newly denied", "", drift.newly_denied, ("Closed", "Now"),
+        ("Newly denied", "", [c for c in changes if c.closed], ("Closed", "Now"),
          lambda c: (c.closed.short(p), c.after.short(p) if c.after else "-")),
-        ("Newly unknown", "warn", [c for c in drift.changes if c.unknown_now], ("Unknown", ""),
+        ("Newly unknown", "warn", [c for c in changes if c.unknown_now], ("Unknown", ""),
          lambda c: (c.unknown_now.short(p), "")),
     ]
-    for title, cls, changes, (col_a, col_b), cells in sections:
-        if not changes:
+    for title, cls, rows_of, (col_a, col_b), cells in sections:
+        if not rows_of:
             continue
-        rows = "".join(f"<tr><td>{name(c.src)}</td><td>{name(c.dst)}</td>"
-                       + "".join(f"<td class=\"ports\">{e(x)}</td>" for x in cells(c)) + "</tr>" for c in changes)
-        out.append(f"<h3 class=\"{cls}\">{title} ({len(changes)})</h3><table class=\"list\"><thead><tr>"
+        rows = "".join("<tr>" + "".join(f"<td>{x}</td>" for x in ends(c))
+                       + "".join(f"<td class=\"ports\">{e(x)}</td>" for x in cells(c)) + "</tr>" for c in rows_of)
+        out.append(f"<h3 class=\"{cls}\">{title} ({len(rows_of)}{unit})</h3><table class=\"list\"><thead><tr>"
                    f"<th>From</th><th>To</th><th>{col_a}</th><th>{col_b}</th></tr></thead><tbody>{rows}</tbody>"
                    "</table>")
     if drift.added_endpoints:
@@ -156,7 +174,9 @@ def _findings(bundle: ReportBundle) -> str:
         return "<section id=\"findings\"><h2>Findings</h2><p class=\"ok\">No findings.</p></section>"
     rows = []
     for f in bundle.findings:
-        objects = "".join(f"<li>{e(o)}</li>" for o in f.objects)
+        objects = "".join(f"<li>{e(o)}</li>" for o in f.objects[:OBJECTS_SHOWN])
+        if len(f.objects) > OBJECTS_SHOWN:
+            objects += f"<li class=\"muted\">… and {len(f.objects) - OBJECTS_SHOWN:,} more (-o json lists them)</li>"
         rows.append(f"<tr class=\"finding\"><td><span class=\"sev sev-{e(f.severity)}\">{e(f.severity)}</span></td>"
                     f"<td><code>{e(f.code)}</code></td><td>{e(f.message)}</td>"
                     f"<td><ul class=\"objects\">{objects}</ul></td><td>{e(f.hint)}</td></tr>")
@@ -182,11 +202,17 @@ def _connectivity(bundle: ReportBundle, names: dict[str, str]) -> str:
     out = ["<section id=\"connectivity\"><h2>Connectivity</h2>",
            "<p>Read each line as: the source may open these ports on the destination (its egress and the "
            "destination's ingress both allow it). Pairs with nothing allowed are not listed.</p>", controls]
-    if len(bundle.endpoints) <= GRID_LIMIT:
+    if len(bundle.endpoints) <= GRID_LIMIT and not bundle.grouped:
         out.append(_grid(bundle))
+    elif bundle.grouped:
+        out.append(f"<p class=\"hint\">{len(bundle.endpoints):,} endpoints, {bundle.pairs:,} pairs at most: shown as "
+                   "connections between groups of endpoints. Each group is described by an exact phrase; open it in "
+                   "the list of groups below to see its members.</p>")
     else:
         out.append(f"<p class=\"hint\">{len(bundle.endpoints)} endpoints: too many for a grid; see the list.</p>")
     out.append(_flow_list(bundle, names))
+    if bundle.grouped:
+        out.append(_groups(bundle))
     notes = bundle.notes
     if notes:
         out.append("<ul class=\"notes\">" + "".join(f"<li>{e(n)}</li>" for n in notes) + "</ul>")
@@ -244,8 +270,9 @@ def _flow_list(bundle: ReportBundle, names: dict[str, str]) -> str:
     for flow in bundle.flows:
         allowed = ports_text(flow.allowed, bundle.protocols, "-")
         unknown = ports_text(flow.unknown, bundle.protocols)
-        cols = (f"<span class=\"src\">{e(names.get(flow.src, flow.src))}</span>"
-                f"<span class=\"dst\">{e(names.get(flow.dst, flow.dst))}</span>"
+        cols = (f"<span class=\"src\">{_node(bundle, flow.src)}</span>"
+                f"<span class=\"dst\">{'itself (another of its pods)' if flow.to_itself else _node(bundle, flow.dst)}"
+                "</span>"
                 f"<span class=\"ports\">{e(allowed)}</span>"
                 + (f"<span class=\"ports unknown\">{e(unknown)}</span>" if show_unknown else ""))
         if not flow.explained:
@@ -262,6 +289,37 @@ def _flow_list(bundle: ReportBundle, names: dict[str, str]) -> str:
                      f"<div class=\"traces\">{traces}</div>{reasons}</details>")
     opening = "<div id=\"flows\">" if show_unknown else "<div id=\"flows\" class=\"known\">"
     return note + opening + "".join(items) + "</div>"
+
+
+def _node(bundle: ReportBundle, node: str) -> str:
+    """A flow's end: an endpoint's name, or a group's description with its size and a link to its members."""
+    group = bundle.group(node)
+    if group.single:
+        return e(group.name)
+    return f"{e(group.name)} <a class=\"members\" href=\"#group-{e(group.id)}\">({len(group.members):,})</a>"
+
+
+def _groups(bundle: ReportBundle) -> str:
+    """Every group a flow names, once. Its members are in the page's data block and written into the element (as
+    text, never markup) when the reader opens it, so a page for 10,000 pods stays a few MB."""
+    numbers = _group_numbers(bundle)
+    items = []
+    for group in bundle.groups.values():
+        if group.id not in numbers or group.single:
+            continue
+        items.append(f"<details class=\"group\" id=\"group-{e(group.id)}\" data-g=\"{numbers[group.id]}\">"
+                     f"<summary>{e(group.name)} <span class=\"muted\">{len(group.members):,} members</span>"
+                     "</summary><p class=\"members\"></p></details>")
+    return "<h3>Groups</h3><div id=\"groups\">" + "".join(items) + "</div>"
+
+
+def _group_numbers(bundle: ReportBundle) -> dict[str, int]:
+    """The position of each flow end in the data block's `groups` list."""
+    numbers: dict[str, int] = {}
+    for flow in bundle.flows:
+        for node in (flow.src, flow.dst):
+            numbers.setdefault(node, len(numbers))
+    return numbers
 
 
 _MARK = {ALLOWED: "✓", UNKNOWN: "?", DENIED: "✗"}
@@ -320,11 +378,16 @@ def _footer(bundle: ReportBundle) -> str:
 
 def _script_data(bundle: ReportBundle) -> dict:
     index = {ep.id: i for i, ep in enumerate(bundle.endpoints)}
-    return {
-        "endpoints": [{"name": ep.name, "ns": ep.namespace if ep.namespace is not None else "-"}
-                      for ep in bundle.endpoints],
-        "flows": [[index[f.src], index[f.dst]] for f in bundle.flows],
-    }
+    data = {"endpoints": [{"name": ep.name, "ns": ep.namespace if ep.namespace is not None else "-"}
+                          for ep in bundle.endpoints]}
+    if not bundle.grouped:
+        data["flows"] = [[index[f.src], index[f.dst]] for f in bundle.flows]
+        return data
+    # Grouped: a flow shows when a member of either group is picked; groups are listed once.
+    numbers = _group_numbers(bundle)
+    data["groups"] = [[index[m] for m in bundle.group(node).members if m in index] for node in numbers]
+    data["flows"] = [[numbers[f.src], numbers[f.dst]] for f in bundle.flows]
+    return data
 
 
 def _json_for_script(data) -> str:
@@ -436,6 +499,10 @@ details.flow[open] > summary { background: #eef3fb; }
 .reasons { color: var(--unk-fg); margin: 0; padding: 0 12px 12px 28px; }
 #grid tr.peer th.row, #grid th.col.peer { color: #9aa3b2; font-weight: normal; }
 ul.notes { color: var(--muted); font-size: 13px; }
+a.members { color: #2456a6; font-size: 12px; text-decoration: none; }
+details.group { border-top: 1px solid var(--line); padding: 4px 10px; }
+details.group > summary { cursor: pointer; }
+p.members { margin: 4px 0 8px 16px; font-size: 12px; overflow-wrap: anywhere; }
 ul.warnings li { margin-bottom: 4px; }
 footer { margin-top: 36px; color: var(--muted); font-size: 12px; border-top: 1px solid var(--line); padding-top: 8px; }
 """
@@ -459,10 +526,13 @@ SCRIPT = """
     });
     var near = keep.slice();  // the endpoints picked, and their peers
     var shown = 0;
+    var picked = data.groups ? data.groups.map(function (members) {
+      return members.some(function (m) { return keep[m]; });
+    }) : null;
     data.flows.forEach(function (pair, k) {
-      var visible = keep[pair[0]] || keep[pair[1]];
+      var visible = picked ? (picked[pair[0]] || picked[pair[1]]) : (keep[pair[0]] || keep[pair[1]]);
       if (flows[k]) { flows[k].hidden = !visible; }
-      if (visible) { shown += 1; near[pair[0]] = true; near[pair[1]] = true; }
+      if (visible) { shown += 1; if (!picked) { near[pair[0]] = true; near[pair[1]] = true; } }
     });
     rows.forEach(function (row, i) {
       row.hidden = !near[i];
@@ -477,6 +547,15 @@ SCRIPT = """
   }
   text.addEventListener("input", apply);
   space.addEventListener("change", apply);
+  document.querySelectorAll("details.group").forEach(function (box) {
+    box.addEventListener("toggle", function () {
+      var list = box.querySelector("p.members");
+      if (!box.open || list.textContent) { return; }
+      list.textContent = data.groups[Number(box.dataset.g)].map(function (m) {
+        return data.endpoints[m].name;
+      }).join(", ");
+    });
+  });
   apply();
 })();
 """

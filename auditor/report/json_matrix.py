@@ -1,12 +1,22 @@
-"""`matrix -o json`: the ConnectivityMatrix contract of DESIGN.md (schema netaudit/v1)."""
+"""`matrix -o json`: the ConnectivityMatrix contract of DESIGN.md (schema netaudit/v1), and with `--grouped` the
+ConnectivityGroups form.
+
+The pair document is written as it is computed: one endpoint or connection per line, in chunks, so memory does not
+depend on the number of pairs (a cluster without policies has as many connections as pod pairs). The ports of a
+connection are formatted once per distinct (allowed, unknown) value and reused, which is most of the speed.
+"""
 
 from __future__ import annotations
 
 import json
+from typing import Callable, Iterable, Iterator
 
-from ..engine.matrix import MatrixEndpoint, MatrixView
+from ..engine.groups import GroupedView
+from ..engine.matrix import MatrixEndpoint, MatrixView, iter_connections, level_map
+from ..sets.ports import PortSet
 
 API_VERSION = "netaudit/v1"
+CHUNK = 2000  # lines per write
 
 
 def endpoint_json(ep: MatrixEndpoint) -> dict:
@@ -21,26 +31,134 @@ def endpoint_json(ep: MatrixEndpoint) -> dict:
             "pods": ep.pods}
 
 
+class PortsText:
+    """The `"allowed": [...], "unknown": [...]` text of a connection, formatted once per distinct value."""
+
+    def __init__(self, protocols: tuple[str, ...]):
+        self.protocols = protocols
+        self.cache: dict[tuple, str | None] = {}
+
+    def __call__(self, allowed: PortSet, unknown: PortSet, reasons: frozenset[str]) -> str | None:
+        """None when nothing of the listed protocols is allowed or unknown (e.g. only ICMP, not listed)."""
+        key = (allowed, unknown, reasons)
+        text = self.cache.get(key, "")
+        if text != "":
+            return text
+        unknown_list = []
+        if unknown:
+            reason = "; ".join(sorted(reasons)) or "depends on data netaudit could not read"
+            unknown_list = [dict(entry, reason=reason) for entry in unknown.to_contract(self.protocols)]
+        allowed_list = allowed.to_contract(self.protocols)
+        text = None
+        if allowed_list or unknown_list:
+            text = f'"allowed": {_dumps(allowed_list)}, "unknown": {_dumps(unknown_list)}'
+        if len(self.cache) < 100_000:
+            self.cache[key] = text
+        return text
+
+
+def _dumps(value) -> str:
+    return json.dumps(value, separators=(", ", ": "))
+
+
+def write_document(write: Callable[[str], object], head: dict, sections: list[tuple[str, Iterable[str]]]) -> None:
+    """A JSON object whose list sections are streamed one item (already JSON) per line."""
+    out = ["{\n"]
+    for key, value in head.items():
+        out.append(f"  {json.dumps(key)}: {json.dumps(value)},\n")
+    for number, (key, items) in enumerate(sections):
+        out.append(f"  {json.dumps(key)}: [")
+        first = True
+        for item in items:
+            out.append(("\n    " if first else ",\n    ") + item)
+            first = False
+            if len(out) >= CHUNK:
+                write("".join(out))
+                out.clear()
+        out.append("]" if first else "\n  ]")
+        out.append(",\n" if number < len(sections) - 1 else "\n")
+    out.append("}\n")
+    write("".join(out))
+
+
+def _connection_lines(connections, ports: PortsText) -> Iterator[str]:
+    for conn in connections:
+        text = ports(conn.allowed, conn.unknown, conn.reasons)
+        if text is not None:
+            yield f'{{"from": {json.dumps(conn.src)}, "to": {json.dumps(conn.dst)}, {text}}}'
+
+
+def write_pairs(analysis, level: str, namespaces, write: Callable[[str], object]) -> None:
+    """The pair document, streamed: connections are computed and written one source row at a time."""
+    lm = level_map(analysis, level)
+    wanted = set(namespaces)
+    connections = iter_connections(analysis, level, namespaces)
+    if wanted:
+        # With -n the endpoint list also names the other end of every connection shown: collect those ids on a
+        # first pass (ids only, one per endpoint), then stream the connections.
+        referenced = set()
+        for conn in iter_connections(analysis, level, namespaces):
+            referenced.add(conn.src)
+            referenced.add(conn.dst)
+        endpoints = [e for e in lm.sorted_endpoints() if e.external or e.namespace in wanted or e.id in referenced]
+    else:
+        endpoints = lm.sorted_endpoints()
+    head = {"apiVersion": API_VERSION, "kind": "ConnectivityMatrix", "level": level}
+    write_document(write, head, [
+        ("endpoints", (_dumps(endpoint_json(e)) for e in endpoints)),
+        ("connections", _connection_lines(connections, PortsText(analysis.protocols))),
+        ("warnings", (_dumps(a.to_json()) for a in analysis.alerts)),
+    ])
+
+
 def matrix_document(view: MatrixView) -> dict:
-    connections = []
-    for conn in view.connections:
-        unknown = []
-        if conn.unknown:
-            reason = "; ".join(sorted(conn.reasons)) or "depends on data netaudit could not read"
-            unknown = [dict(entry, reason=reason) for entry in conn.unknown.to_contract(view.protocols)]
-        allowed = conn.allowed.to_contract(view.protocols)
-        if not allowed and not unknown:
-            continue  # only a protocol not listed (e.g. ICMP where no policy names it) differs
-        connections.append({"from": conn.src, "to": conn.dst, "allowed": allowed, "unknown": unknown})
+    """The pair document of a materialized view, as a dict (for small views and tests)."""
+    ports = PortsText(view.protocols)
     return {
         "apiVersion": API_VERSION,
         "kind": "ConnectivityMatrix",
         "level": view.level,
         "endpoints": [endpoint_json(e) for e in view.endpoints],
-        "connections": connections,
+        "connections": [json.loads(line) for line in _connection_lines(view.connections, ports)],
         "warnings": [a.to_json() for a in view.alerts],
     }
 
 
 def render(view: MatrixView) -> str:
-    return json.dumps(matrix_document(view), indent=2) + "\n"
+    parts: list[str] = []
+    ports = PortsText(view.protocols)
+    write_document(parts.append, {"apiVersion": API_VERSION, "kind": "ConnectivityMatrix", "level": view.level}, [
+        ("endpoints", (_dumps(endpoint_json(e)) for e in view.endpoints)),
+        ("connections", _connection_lines(view.connections, ports)),
+        ("warnings", (_dumps(a.to_json()) for a in view.alerts)),
+    ])
+    return "".join(parts)
+
+
+def write_grouped(view: GroupedView, write: Callable[[str], object]) -> None:
+    """The ConnectivityGroups document: groups with members and a description, connections between groups, and
+    (workload and namespace level) `self` entries: each member of the group reaches itself through two of its
+    pods with those sets."""
+    ports = PortsText(view.protocols)
+
+    def self_lines():
+        for entry in view.self_connections:
+            text = ports(entry.allowed, entry.unknown, entry.reasons)
+            if text is not None:
+                yield f'{{"group": {json.dumps(entry.group)}, {text}}}'
+
+    head = {"apiVersion": API_VERSION, "kind": "ConnectivityGroups", "level": view.level}
+    write_document(write, head, [
+        ("endpoints", (_dumps(endpoint_json(e)) for e in view.endpoints)),
+        ("groups", (_dumps({"id": g.id, "description": g.description, "members": list(g.members)})
+                    for g in view.groups)),
+        ("connections", _connection_lines(view.connections, ports)),
+        ("self", self_lines()),
+        ("warnings", (_dumps(a.to_json()) for a in view.alerts)),
+    ])
+
+
+def render_grouped(view: GroupedView) -> str:
+    parts: list[str] = []
+    write_grouped(view, parts.append)
+    return "".join(parts)

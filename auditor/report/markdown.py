@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from .bundle import ReportBundle, ports_text
 
+MEMBERS_SHOWN = 100  # per group; `netaudit matrix -o json --grouped` lists them all
+DRIFT_PAIRS = 400  # more changed pairs than this: drift as change blocks
+
 
 def cell(value) -> str:
     text = str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -41,7 +44,9 @@ def render(bundle: ReportBundle) -> str:
               + (cell(", ".join(bundle.namespaces_shown)) if bundle.namespaces_shown else "all"),
               f"- Endpoints: {len(bundle.endpoints)} ({cluster} in the cluster, {len(bundle.endpoints) - cluster} "
               "address regions outside)",
-              f"- Flows: {len(bundle.flows)} allowed connections, {bundle.unknown_flows} with unknown ports",
+              (f"- Flows: {len(bundle.flows)} grouped connections (up to {bundle.pairs:,} pairs), "
+               if bundle.grouped else f"- Flows: {len(bundle.flows)} allowed connections, ")
+              + f"{bundle.unknown_flows} with unknown ports",
               f"- Findings: {len(bundle.findings)} ("
               + ", ".join(f"{n} {s}" for s, n in severities.items()) + ")",
               f"- Warnings: {len(bundle.warnings)}"]
@@ -50,32 +55,7 @@ def render(bundle: ReportBundle) -> str:
     lines.append("")
 
     if bundle.drift is not None:
-        drift = bundle.drift
-        lines += ["## Drift since the baseline", "", f"Baseline: {cell(bundle.baseline_origin or 'the baseline')}", ""]
-        if not (drift.changes or drift.added_endpoints or drift.removed_endpoints):
-            lines += ["No change in connectivity.", ""]
-        if drift.newly_allowed:
-            lines += [f"### Newly allowed ({len(drift.newly_allowed)})", ""]
-            lines += _table(["From", "To", "Opened", "Before"],
-                            [[names.get(c.src, c.src), names.get(c.dst, c.dst), c.opened.short(p),
-                              c.before.short(p) if c.before else "-"] for c in drift.newly_allowed])
-            lines.append("")
-        if drift.newly_denied:
-            lines += [f"### Newly denied ({len(drift.newly_denied)})", ""]
-            lines += _table(["From", "To", "Closed", "Now"],
-                            [[names.get(c.src, c.src), names.get(c.dst, c.dst), c.closed.short(p),
-                              c.after.short(p) if c.after else "-"] for c in drift.newly_denied])
-            lines.append("")
-        unknown = [c for c in drift.changes if c.unknown_now]
-        if unknown:
-            lines += [f"### Newly unknown ({len(unknown)})", ""]
-            lines += _table(["From", "To", "Unknown"], [[names.get(c.src, c.src), names.get(c.dst, c.dst),
-                                                         c.unknown_now.short(p)] for c in unknown])
-            lines.append("")
-        if drift.added_endpoints:
-            lines += ["New endpoints: " + cell(", ".join(drift.added_endpoints)), ""]
-        if drift.removed_endpoints:
-            lines += ["Removed endpoints: " + cell(", ".join(drift.removed_endpoints)), ""]
+        lines += _drift(bundle, names, p)
 
     lines += ["## Findings", ""]
     if bundle.findings:
@@ -92,7 +72,8 @@ def render(bundle: ReportBundle) -> str:
         headers = ["From", "To", "Allowed"] + (["Unknown"] if show_unknown else [])
         rows = []
         for f in bundle.flows:
-            row = [names.get(f.src, f.src), names.get(f.dst, f.dst), ports_text(f.allowed, p, "-")]
+            row = [_node(bundle, f.src), "itself (another of its pods)" if f.to_itself else _node(bundle, f.dst),
+                   ports_text(f.allowed, p, "-")]
             if show_unknown:
                 row.append(ports_text(f.unknown, p))
             rows.append(row)
@@ -104,6 +85,8 @@ def render(bundle: ReportBundle) -> str:
         lines.append("")
         lines += [f"- {cell(n)}" for n in notes]
     lines.append("")
+    if bundle.grouped:
+        lines += _groups(bundle)
 
     lines += _exposure(bundle)
 
@@ -112,6 +95,58 @@ def render(bundle: ReportBundle) -> str:
         lines += [f"- `{cell(a.code)}` {cell(a.message)}" for a in bundle.warnings]
         lines.append("")
     return "\n".join(lines)
+
+
+def _node(bundle: ReportBundle, node: str) -> str:
+    group = bundle.group(node)
+    return group.name if group.single else f"{group.name} ({len(group.members):,})"
+
+
+def _groups(bundle: ReportBundle) -> list[str]:
+    names = {ep.id: ep.name for ep in bundle.endpoints}
+    used = {f.src for f in bundle.flows} | {f.dst for f in bundle.flows}
+    lines = ["## Groups", ""]
+    for group in bundle.groups.values():
+        if group.id not in used or group.single:
+            continue
+        shown = ", ".join(names.get(m, m) for m in group.members[:MEMBERS_SHOWN])
+        more = len(group.members) - MEMBERS_SHOWN
+        lines.append(f"- **{cell(group.name)}** ({len(group.members):,}): {cell(shown)}"
+                     + (f" and {more:,} more" if more > 0 else ""))
+    lines.append("")
+    return lines
+
+
+def _drift(bundle: ReportBundle, names: dict, p) -> list[str]:
+    drift = bundle.drift
+    lines = ["## Drift since the baseline", "", f"Baseline: {cell(bundle.baseline_origin or 'the baseline')}", ""]
+    if not (drift.changed or drift.added_endpoints or drift.removed_endpoints):
+        lines += ["No change in connectivity.", ""]
+    if drift.pair_bound() <= DRIFT_PAIRS:
+        changes = list(drift.pair_changes())
+        ends = lambda c: [names.get(c.src, c.src), names.get(c.dst, c.dst)]  # noqa: E731
+        unit = ""
+    else:
+        changes = drift.blocks + drift.self_changes
+        ends = lambda c: ([c.src.description, c.dst.description] if hasattr(c, "src")  # noqa: E731
+                          else [c.group.description, "itself (another of its pods)"])
+        unit = " groups of flows"
+    for title, attr, headers, cells in (
+            ("Newly allowed", "opened", ["From", "To", "Opened", "Before"],
+             lambda c: [c.opened.short(p), c.before.short(p) if c.before else "-"]),
+            ("Newly denied", "closed", ["From", "To", "Closed", "Now"],
+             lambda c: [c.closed.short(p), c.after.short(p) if c.after else "-"]),
+            ("Newly unknown", "unknown_now", ["From", "To", "Unknown"], lambda c: [c.unknown_now.short(p)])):
+        rows = [ends(c) + cells(c) for c in changes if getattr(c, attr)]
+        if rows:
+            lines += [f"### {title} ({len(rows)}{unit})", ""]
+            lines += _table(headers, rows)
+            lines.append("")
+    if drift.added_endpoints:
+        lines += ["New endpoints: " + cell(", ".join(drift.added_endpoints)), ""]
+    if drift.removed_endpoints:
+        lines += ["Removed endpoints: " + cell(", ".join(drift.removed_endpoints)), ""]
+    return lines
 
 
 def _exposure(bundle: ReportBundle) -> list[str]:

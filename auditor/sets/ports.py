@@ -6,7 +6,7 @@ A `PortSet` maps each protocol to an `IntervalSet` of the values that protocol c
 - OTHER: IP protocol numbers 0..255 other than the five above (Calico rules may name any protocol by number).
 
 Every set is a subset of `PortSet.all()`, so complement and "everything" are exact: a Kubernetes rule without
-`ports` allows every protocol, ICMP included (SEMANTICS.md A8), and that is `PortSet.all()`.
+`ports` allows every protocol, ICMP included (docs/semantics.md K8S-A10), and that is `PortSet.all()`.
 """
 
 from __future__ import annotations

@@ -14,12 +14,12 @@ The two tools model two documented things differently. A disagreement is excused
 for a fact of the kind that difference can affect. Anything else fails the test with the cluster and the facts.
 
   A7   ipBlock matches pod IPs. netaudit follows Calico, which converts an ipBlock into `nets` that match any IP,
-       pods included (../shared/SEMANTICS.md A7; README "ipBlocks also match pod IPs"). NCA never reads pod IPs: its
+       pods included (docs/semantics.md K8S-A7; README "ipBlocks also match pod IPs"). NCA never reads pod IPs: its
        ipBlocks, nets and notNets hold external addresses only. Shown by a counterfactual (netaudit on the cluster
        without pod IPs gives NCA's verdict: README "A pod with no known IP ...") or, for Calico nets/notNets, by
        netaudit's own explanation (the verdict was decided by an address rule). Pod-to-pod facts only.
-  A10  hostNetwork pods. Calico creates no workload endpoint for them (SEMANTICS.md A10): policies do not select
-       them and pod selectors do not match them. NCA ignores `hostNetwork` and treats them as ordinary pods.
+  A10  hostNetwork pods. Calico creates no workload endpoint for them (docs/semantics.md K8S-A11): policies do
+       not select them and pod selectors do not match them. NCA ignores `hostNetwork` and treats them as ordinary pods.
        Counterfactual: `hostNetwork` removed (and, as NCA also does not read IPs, the IPs too). Only facts with a
        hostNetwork pod at one end are excused this way.
 
@@ -102,7 +102,7 @@ def _for_nca(objects: list[dict]) -> list[dict]:
 
     Last rewrite: NCA rejects a NetworkPolicy whose `policyTypes` lacks a direction it has rules for ("A
     NetworkPolicy with egress field but no "Egress" in its policyTypes"); the API server accepts it and Calico
-    ignores those rules (SEMANTICS.md A2), so they are dropped."""
+    ignores those rules (docs/semantics.md K8S-A2), so they are dropped."""
     out = copy.deepcopy(objects)
     values_of: dict[str, set] = {}
     for obj in out:
@@ -124,7 +124,7 @@ def _for_nca(objects: list[dict]) -> list[dict]:
                             expr["values"] = values
         if obj["kind"] == "Namespace":
             # Calico gives every namespace the label projectcalico.org/name=<name> for namespaceSelectors
-            # (SEMANTICS.md C2); NCA only adds kubernetes.io/metadata.name, so it is written out for NCA.
+            # (docs/semantics.md CAL-C5); NCA only adds kubernetes.io/metadata.name, so it is written out for NCA.
             obj["metadata"]["labels"] = dict(obj["metadata"].get("labels") or {},
                                              **{"projectcalico.org/name": obj["metadata"]["name"]})
         if obj["kind"] == "NetworkPolicy" and obj["apiVersion"].startswith("projectcalico.org/"):
@@ -140,9 +140,9 @@ def _for_nca(objects: list[dict]) -> list[dict]:
                         entity["namespaceSelector"] = f"projectcalico.org/name == '{obj['metadata']['namespace']}'"
         if obj["kind"] == "NetworkPolicy" and obj["apiVersion"].startswith("networking.k8s.io/"):
             # The API server defaults policyTypes on write: [Ingress], plus Egress only if `egress` is non-empty
-            # (SEMANTICS.md A2, kubernetes pkg/apis/networking/v1/defaults.go). NCA 2.1.0 takes a present but empty
-            # `egress: []` as egress isolation (K8sPolicyYamlParser: `'egress' in policy_spec`), so NCA is given the
-            # object as the API server would store it.
+            # (docs/semantics.md K8S-A2, kubernetes pkg/apis/networking/v1/defaults.go). NCA 2.1.0 takes a present but
+            # empty `egress: []` as egress isolation (K8sPolicyYamlParser: `'egress' in policy_spec`), so NCA is given
+            # the object as the API server would store it.
             if not obj["spec"].get("policyTypes"):
                 obj["spec"]["policyTypes"] = ["Ingress"] + (["Egress"] if obj["spec"].get("egress") else [])
             for direction in ("Ingress", "Egress"):

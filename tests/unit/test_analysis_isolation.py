@@ -100,7 +100,7 @@ def test_maybe_match_whose_outcomes_agree_is_decided():
 def test_raw_crd_without_types_applies_to_both_directions():
     # felix/calc/policy_sorter.go: "Back compatibility: no Types means Ingress and Egress"; nothing defaults a
     # crd.projectcalico.org/v1 object applied raw. The same spec written as projectcalico.org/v3 is defaulted to
-    # [Ingress] (C5): only then does egress stay open.
+    # [Ingress] (CAL-C9): only then does egress stay open.
     def cluster(api_version):
         return [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}},
                 {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a", "namespace": "x", "labels": {"a": "a"}},

@@ -193,8 +193,9 @@ def test_csv_one_row_per_connection(tmp_path):
     result = run("report", "-f", cluster(tmp_path), "-o", "csv")
     assert result.exit_code == 0
     rows = list(csv.reader(io.StringIO(result.stdout)))
-    assert rows[0] == ["from", "to", "allowed", "unknown", "unknown_reason"]
+    assert rows[0] == ["from", "to", "allowed", "unknown", "unknown_reason", "from_members", "to_members"]
     assert {(r[0], r[1]): r[2] for r in rows[1:]} == EXPECTED_FLOWS
+    assert all((r[5], r[6]) == (r[0], r[1]) for r in rows[1:])  # a pair stands for itself
     assert len(rows) == 1 + len(EXPECTED_FLOWS)
     assert all(r[3] == "" and r[4] == "" for r in rows[1:])  # nothing unknown in SMALL
 
