@@ -66,6 +66,16 @@ GATEWAY_POD_LABELS = ("gateway.networking.k8s.io/gateway-name", "istio.io/gatewa
 ENVOY_GATEWAY_LABELS = ("gateway.envoyproxy.io/owning-gateway-name", "gateway.envoyproxy.io/owning-gateway-namespace")
 ROUTE_KINDS_BY_PROTOCOL = {"HTTP": ("HTTPRoute", "GRPCRoute"), "HTTPS": ("HTTPRoute", "GRPCRoute"),
                            "TLS": ("TLSRoute",), "TCP": ("TCPRoute",), "UDP": ("UDPRoute",)}
+GATEWAY_GROUP = "gateway.networking.k8s.io"
+# What a resource that could not be read hides from the exposure view.
+PATH_RESOURCES = {
+    "services": "LoadBalancer and NodePort paths",
+    "ingresses": "paths through Ingresses",
+    "ingressclasses": "which controller serves each Ingress",
+    "gateways": "paths through Gateways", "gatewayclasses": "Gateway controllers",
+    "httproutes": "HTTPRoute paths", "grpcroutes": "GRPCRoute paths", "tlsroutes": "TLSRoute paths",
+    "tcproutes": "TCPRoute paths", "referencegrants": "cross-namespace Gateway backends",
+}
 PRIVATE = IpSet.of("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8",
                    "169.254.0.0/16", "0.0.0.0/8", "::1/128", "fc00::/7", "fe80::/10")
 
@@ -612,10 +622,17 @@ def path_entries(paths: list[ExternalPath], level: str, namespaces: Sequence[str
 def exposure_with_paths(analysis, level: str = "workload", namespaces: Sequence[str] = (),
                         controllers: Sequence[ControllerSpec] = ()):
     """The whole exposure view: every endpoint's exposure to the cluster, and the judged paths from outside."""
+    from ..model import Alert
     from .exposure import exposure_view
     view = exposure_view(analysis, level, namespaces)
     paths = external_paths(analysis, controllers)
     view.paths = paths
+    for item in analysis.state.unreadable:
+        what = PATH_RESOURCES.get(item.resource.split(".", 1)[0] if "." in item.resource else item.resource)
+        if what and (item.resource.endswith(("networking.k8s.io", GATEWAY_GROUP)) or item.resource == "services"):
+            where = f" in namespace {item.namespace}" if item.namespace else ""
+            view.alerts.append(Alert("exposure-unknown", f"could not read {item.resource}{where} ({item.reason}): "
+                                     f"{what} are unknown, not absent", item.resource))
     view.entries = sorted(view.entries + path_entries(paths, level, namespaces),
                           key=lambda e: (e.endpoint, e.direction != INGRESS))
     return view
