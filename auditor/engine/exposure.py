@@ -360,9 +360,10 @@ def _uses_ipv6(analysis) -> bool:
     return analysis.policies.uses_ipv6 or any(":" in ip for pod in analysis.state.pods for ip in pod.ips)
 
 
-def term_entries(analysis, terms: list[Term], endpoint: str, direction: str) -> list[ExposureEntry]:
-    candidates = analysis.policies.networks
-    ipv6 = _uses_ipv6(analysis)
+def term_entries(analysis, terms: list[Term], endpoint: str, direction: str,
+                 ipv6: bool | None = None) -> list[ExposureEntry]:
+    candidates = frozenset(analysis.policies.networks)
+    ipv6 = _uses_ipv6(analysis) if ipv6 is None else ipv6
     out: dict[tuple, ExposureEntry] = {}
     for term in terms:
         for form in term_forms(term, candidates, ipv6):
@@ -420,16 +421,18 @@ def exposure_view(analysis, level: str = "workload", namespaces: Sequence[str] =
             if cls.index not in classes_of.setdefault(ep_id, []):
                 classes_of[ep_id].append(cls.index)
     entries: list[ExposureEntry] = []
+    ipv6 = _uses_ipv6(analysis)
     for direction in directions:
         terms_by_class = class_terms(analysis, direction)
-        rendered: dict[tuple[int, str], list[ExposureEntry]] = {}
+        # Classes with the same policies share one list of terms: write each list out once, then rename.
+        rendered: dict[int, list[ExposureEntry]] = {}
         for ep_id in sorted(endpoints):
             merged: dict[tuple, ExposureEntry] = {}
             for index in classes_of[ep_id]:
-                # Classes of one workload share entries: write each class's once, then rename.
-                key = (index, direction)
+                terms = terms_by_class[index]
+                key = id(terms)
                 if key not in rendered:
-                    rendered[key] = term_entries(analysis, terms_by_class[index], "", direction)
+                    rendered[key] = term_entries(analysis, terms, "", direction, ipv6)
                 for entry in rendered[key]:
                     entry = replace(entry, endpoint=ep_id)
                     found = merged.get(entry.key)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Iterable, Mapping
 
 from ..model import NAMESPACE_NAME_LABEL
@@ -861,6 +862,11 @@ class PeerForm:
 def external_forms(addresses: IpSet, candidates: Iterable) -> list[tuple[str, list[str]]]:
     """An address set as (cidr, except) pairs, using the CIDRs the policies name so it reads as they were
     written: everything minus 10.0.0.0/8 is `0.0.0.0/0 except 10.0.0.0/8`, not eight CIDRs."""
+    return [(c, list(e)) for c, e in _external_forms(addresses, frozenset(candidates))]
+
+
+@lru_cache(maxsize=4096)
+def _external_forms(addresses: IpSet, candidates: frozenset) -> tuple:
     remaining = addresses
     out: list[tuple[str, list[str]]] = []
     ordered = sorted(set(candidates) | {IPV4_ALL, IPV6_ALL}, key=lambda n: (n.version, n.prefixlen,
@@ -871,13 +877,17 @@ def external_forms(addresses: IpSet, candidates: Iterable) -> list[tuple[str, li
         if not part:
             continue
         missing = block - part
-        if part == block or len(missing.networks()) < len(part.networks()):
-            out.append((str(net), [str(n) for n in missing.networks()]))
+        pieces, gaps = part.networks(), missing.networks()
+        # Ties go to the CIDR with its exceptions, as an ipBlock is written; unless the part is itself a CIDR the
+        # policies name, which then reads best alone.
+        if part == block or len(gaps) < len(pieces) or (
+                len(gaps) == len(pieces) and not (len(pieces) == 1 and pieces[0] in candidates)):
+            out.append((str(net), tuple(str(n) for n in missing.networks())))
             remaining = remaining - block
-    out.extend((str(n), []) for n in remaining.networks())
+    out.extend((str(n), ()) for n in remaining.networks())
     out.sort(key=lambda item: (ipaddress.ip_network(item[0]).version, int(ipaddress.ip_network(item[0])
                                                                          .network_address), item[0]))
-    return out
+    return tuple(out)
 
 
 def external_text(cidr: str, excepts: list[str]) -> str:
