@@ -13,11 +13,14 @@ from .common import InputError, analyze_state, load_state, print_alerts, shown_n
               help="One endpoint per workload (Deployment, StatefulSet, ...) or per pod.")
 @click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="table: for people; json: the netaudit/v1 Exposure document (DESIGN.md).")
+@click.option("--direction", type=click.Choice(["both", "ingress", "egress"]), default="both", show_default=True,
+              help="Who may reach each endpoint (ingress, and the paths from outside), what it may reach (egress), "
+                   "or both.")
 @click.option("--ingress-controller", "controllers", multiple=True, metavar="NS/SELECTOR",
               help="The pods that carry Ingress (and Gateway) traffic, when netaudit cannot find them by their usual "
                    "labels, e.g. ingress-nginx/app.kubernetes.io/name=ingress-nginx (repeatable).")
 def exposure(manifests, snapshot, kubeconfig, context, namespaces, all_namespaces, promote_staged, calico_version,
-             quiet, level, output, controllers):
+             quiet, level, output, direction, controllers):
     """Who could reach each workload: from outside the cluster, path by path, and from any pod, including pods
     and namespaces that do not exist yet.
 
@@ -41,6 +44,7 @@ def exposure(manifests, snapshot, kubeconfig, context, namespaces, all_namespace
     Examples:
       netaudit exposure -f k8s/                          # paths from outside, then every workload's exposure
       netaudit exposure -n shop -o json                  # the netaudit/v1 Exposure document
+      netaudit exposure --direction ingress              # who could reach each workload
       netaudit exposure --ingress-controller edge/app=proxy
 
     Exit codes: 0 success; 2 bad usage or unusable input.
@@ -54,7 +58,8 @@ def exposure(manifests, snapshot, kubeconfig, context, namespaces, all_namespace
     shown = shown_namespaces(namespaces, all_namespaces)
     state = load_state(manifests, snapshot, kubeconfig, context, shown)
     result = analyze_state(state, promote_staged, calico_version)
-    view = exposure_with_paths(result, level, shown, specs)
+    directions = ("ingress", "egress") if direction == "both" else (direction,)
+    view = exposure_with_paths(result, level, shown, specs, directions)
     if output == "json":
         click.echo(exposure_report.render_json(view), nl=False)
     else:

@@ -72,6 +72,7 @@ class ExposureEntry:
     verdict: str | None = None
     hops: tuple = ()
     notes: tuple = ()
+    target: PortSet | None = None  # a path's backend target port, allowed or not
 
     @property
     def key(self) -> tuple:

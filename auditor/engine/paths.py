@@ -615,16 +615,17 @@ def path_entries(paths: list[ExternalPath], level: str, namespaces: Sequence[str
             unknown = probe if probe is not None and verdict == UNKNOWN else PortSet.empty()
             out.append(ExposureEntry(endpoint_id(pod, level), INGRESS, peer, text, allowed, unknown,
                                      because=tuple(because or path.notes), reasons=tuple(reasons or path.notes),
-                                     verdict=verdict, hops=tuple(path.hops), notes=tuple(path.notes)))
+                                     verdict=verdict, hops=tuple(path.hops), notes=tuple(path.notes),
+                                     target=probe))
     return out
 
 
 def exposure_with_paths(analysis, level: str = "workload", namespaces: Sequence[str] = (),
-                        controllers: Sequence[ControllerSpec] = ()):
+                        controllers: Sequence[ControllerSpec] = (), directions: Sequence[str] = ("ingress", "egress")):
     """The whole exposure view: every endpoint's exposure to the cluster, and the judged paths from outside."""
     from ..model import Alert
     from .exposure import exposure_view
-    view = exposure_view(analysis, level, namespaces)
+    view = exposure_view(analysis, level, namespaces, directions)
     paths = external_paths(analysis, controllers)
     view.paths = paths
     for item in analysis.state.unreadable:
@@ -633,6 +634,6 @@ def exposure_with_paths(analysis, level: str = "workload", namespaces: Sequence[
             where = f" in namespace {item.namespace}" if item.namespace else ""
             view.alerts.append(Alert("exposure-unknown", f"could not read {item.resource}{where} ({item.reason}): "
                                      f"{what} are unknown, not absent", item.resource))
-    view.entries = sorted(view.entries + path_entries(paths, level, namespaces),
+    view.entries = sorted(view.entries + (path_entries(paths, level, namespaces) if INGRESS in directions else []),
                           key=lambda e: (e.endpoint, e.direction != INGRESS))
     return view

@@ -28,6 +28,8 @@ def entry_json(entry: ExposureEntry, protocols) -> dict | None:
            "unknown": unknown, "because": list(dict.fromkeys(entry.because))}
     if entry.verdict is not None:  # a path from outside: how it was judged, hop by hop
         out["verdict"] = entry.verdict
+        if entry.target is not None:
+            out["targetPort"] = entry.target.to_contract()
         out["hops"] = [{"seenAs": hop.seen_as, "as": hop.text, "verdict": hop.verdict,
                         "because": list(dict.fromkeys(hop.because)), "reasons": list(hop.reasons)}
                        for hop in entry.hops]
@@ -115,7 +117,7 @@ def render_table(view: ExposureView) -> str:
             if peer.get("externalTrafficPolicy"):
                 how += f", externalTrafficPolicy {peer['externalTrafficPolicy']}"
             source = peer["from"]
-            port = entry.allowed or entry.unknown
+            port = entry.target or entry.allowed or entry.unknown
             rows.append([entry.endpoint, how, source["cidr"] + ("*" if source.get("except") else ""),
                          port.short(view.protocols) if port else "-", entry.verdict, _decisive(entry)])
         out += "FROM OUTSIDE THE CLUSTER\n"
@@ -147,14 +149,21 @@ def render_table(view: ExposureView) -> str:
 
 
 def _decisive(entry: ExposureEntry) -> str:
-    """The line that decides a path: the backend's ingress (or the controller's egress when that is what blocks)."""
-    lines = [line for hop in entry.hops for line in hop.because]
-    if entry.verdict in ("denied",):
+    """The line that decides a path: from the way in that opens it (or, when none does, that blocks it), the
+    backend's ingress rule, or the controller's egress when that is what blocks."""
+    wanted = ("allowed", "partly") if entry.verdict in ("allowed", "partly") else (entry.verdict,)
+    hop = next((h for h in entry.hops if h.verdict in wanted), entry.hops[0] if entry.hops else None)
+    if hop is None:
+        return "; ".join(entry.notes) or "; ".join(entry.reasons)
+    lines = hop.because
+    if entry.verdict == "denied":
         lines = [line for line in lines if ": denied:" in line] or lines
     elif entry.verdict in ("allowed", "partly"):
-        lines = [line for line in lines if line.startswith("ingress") and ": allowed:" in line] or lines
-    text = lines[0] if lines else "; ".join(entry.notes) or "; ".join(entry.reasons)
-    return text.split(": ", 2)[-1] if lines else text
+        lines = [line for line in lines if line.startswith("ingress")] or lines
+    text = lines[0].split(": ", 2)[-1] if lines else "; ".join(hop.reasons) or "; ".join(entry.notes)
+    seen = {"Nodes": "as a node", "External": "as the client", "Pods": "from the controller"}.get(
+        hop.seen_as.get("kind"), "")
+    return f"{seen}: {text}" if seen and len(entry.hops) > 1 else text
 
 
 def _short_peer(peer: dict) -> str:
@@ -190,7 +199,7 @@ def exposure_summary(analysis, level: str, namespaces=()) -> ExposureSummary:
                 how += f" via {peer['controller']}"
             if peer.get("externalTrafficPolicy"):
                 how += f", externalTrafficPolicy {peer['externalTrafficPolicy']}"
-            port = entry.allowed or entry.unknown
+            port = entry.target or entry.allowed or entry.unknown
             source = peer["from"]
             paths.append([entry.endpoint, how, source["cidr"] + (" except " + ", ".join(source["except"])
                                                                  if source.get("except") else ""),
