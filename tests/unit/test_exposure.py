@@ -19,7 +19,7 @@ from tests.exposure_reader import PeerFacts, covered
 from tests.oracle_k8s import Oracle
 from tests.strategies import CHECK_PORTS, EXTERNAL_IPS, clusters, layered_clusters
 
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _analysis(objects):
@@ -74,7 +74,7 @@ def test_exposure_equals_the_engines_one_direction_verdicts_on_every_port(object
     assert not failures, "\n".join(failures)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(layered_clusters())
 def test_exposure_is_exact_with_admin_policies_calico_tiers_denies_and_passes(objects):
     """Denies and passes cut what later rules allow: the entries, with their `unless`, still give every existing
