@@ -79,3 +79,26 @@ def test_report_has_an_exposure_section():
     assert "| monitoring/Deployment/prometheus | ingress | any pod in the cluster (entire cluster) | all |" in section
     html = CliRunner().invoke(main, ["report", "-f", SHOP, "-q", "-o", "html"]).stdout
     assert '<section id="exposure">' in html and "LoadBalancer shop-web/frontend" in html
+
+
+def test_snapshots_keep_ingresses_and_gateways_and_old_snapshots_still_read(tmp_path):
+    snap = tmp_path / "store.json"
+    assert CliRunner().invoke(main, ["snapshot", "-f", "examples/exposure/", "-o", str(snap), "-q"]).exit_code == 0
+    direct = json.loads(CliRunner().invoke(main, ["exposure", "-f", "examples/exposure/", "-q", "-o", "json"]).stdout)
+    saved = json.loads(CliRunner().invoke(main, ["exposure", "--snapshot", str(snap), "-q", "-o", "json"]).stdout)
+    assert saved["exposure"] == direct["exposure"]
+    assert any(e["peer"]["kind"] == "Path" and e["peer"]["via"] == "Ingress" for e in saved["exposure"])
+    # A snapshot written before Ingresses and Gateways were kept has none of their keys: it reads, without paths
+    # through them.
+    doc = json.loads(snap.read_text())
+    for key in ("ingresses", "ingress_classes", "gateways", "gateway_classes", "routes", "reference_grants"):
+        doc["state"].pop(key)
+    for service in doc["state"]["services"]:
+        service.pop("load_balancer_source_ranges")
+        service.pop("external_ips")
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(doc))
+    result = CliRunner().invoke(main, ["exposure", "--snapshot", str(old), "-q", "-o", "json"])
+    assert result.exit_code == 0, result.output
+    vias = {e["peer"]["via"] for e in json.loads(result.stdout)["exposure"] if e["peer"]["kind"] == "Path"}
+    assert vias == {"NodePort", "LoadBalancer"}
