@@ -6,7 +6,14 @@ The one answer both tools give in the same terms is exposure to the entire clust
 clusters of Deployments (netpol-analyzer reads workloads; bare Pods need scheduling status it insists on) with
 Kubernetes NetworkPolicies from tests/strategies.py; no hostNetwork pods and no admin policies, where the two tools
 read things differently (docs/exposure.md, "Where netaudit and netpol-analyzer differ"). A line with a named
-port (netpol-analyzer writes `TCP http` for egress) is compared on its numeric part only.
+port (netpol-analyzer writes `TCP http` for egress) is not compared.
+
+Two more differences found by this test leave a cluster out, each with its reason:
+- a rule naming a port with another protocol than the container declares for that name (`port: dns, protocol:
+  TCP` for a UDP `dns`): the Kubernetes API matches a named port on name and protocol (docs/semantics.md K8S-A9),
+  and so does Calico; netpol-analyzer v1.4.2 resolves it on the name alone;
+- a named port in a rule that also admits addresses (no `to`): netpol-analyzer stops with "cannot convert named
+  port for an IP destination"; netaudit follows Calico, where the name simply never matches an address.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from auditor.analysis import analyze
@@ -46,7 +53,7 @@ def deployment_clusters(draw):
         objects.append({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": labels}})
     for i in range(draw(st.integers(1, 4))):
         labels = draw(label_maps(nonempty=True))
-        ports = [{"name": n, "containerPort": p, "protocol": pr} for n, p, pr in PORT_DEFS[:2]]
+        ports = [{"name": n, "containerPort": p, "protocol": pr} for n, p, pr in (PORT_DEFS[0], PORT_DEFS[2])]
         objects.append({"apiVersion": "apps/v1", "kind": "Deployment",
                         "metadata": {"name": f"w{i}", "namespace": draw(st.sampled_from(NAMESPACES))},
                         "spec": {"selector": {"matchLabels": labels}, "template": {"metadata": {"labels": labels},
@@ -54,6 +61,23 @@ def deployment_clusters(draw):
     for i in range(draw(st.integers(1, 3))):
         objects.append(draw(network_policies(i)))
     return objects
+
+
+def _named_port_protocol_mismatch(objects) -> bool:
+    declared = {(p["name"], p.get("protocol") or "TCP") for o in objects if o["kind"] == "Deployment"
+                for c in o["spec"]["template"]["spec"]["containers"] for p in c.get("ports") or [] if p.get("name")}
+    names = {name for name, _ in declared}
+    for obj in objects:
+        if obj["kind"] != "NetworkPolicy":
+            continue
+        for key in ("ingress", "egress"):
+            for rule in obj["spec"].get(key) or []:
+                for port in rule.get("ports") or []:
+                    name = port.get("port")
+                    if isinstance(name, str) and name in names and \
+                            (name, port.get("protocol") or "TCP") not in declared:
+                        return True
+    return False
 
 
 def _ports(conn: str) -> PortSet | None:
@@ -89,13 +113,23 @@ def _their_entire_cluster(text: str) -> dict[tuple[str, str], PortSet | None]:
     return out
 
 
+class _QuotedDumper(yaml.SafeDumper):
+    """Every string in quotes: Go's YAML 1.1 reader takes a bare `y` (a namespace here) for a boolean."""
+
+
+_QuotedDumper.add_representer(str, lambda dumper, value: dumper.represent_scalar("tag:yaml.org,2002:str", value,
+                                                                                   style='"'))
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None, derandomize=True)
 @given(deployment_clusters())
 def test_entire_cluster_exposure_agrees_with_netpol_analyzer(objects):
+    assume(not _named_port_protocol_mismatch(objects))
     with tempfile.TemporaryDirectory() as tmp:
-        Path(tmp, "cluster.yaml").write_text(yaml.safe_dump_all(objects))
+        Path(tmp, "cluster.yaml").write_text(yaml.dump_all(objects, Dumper=_QuotedDumper))
         proc = subprocess.run([str(P.NETPOLICY_BIN), "list", "--dirpath", tmp, "--exposure", "-o", "json", "-q"],
                               capture_output=True, text=True, timeout=120)
+    assume("cannot convert named port for an IP destination" not in proc.stderr + proc.stdout)
     assert proc.returncode == 0, proc.stderr[-2000:]
     theirs = _their_entire_cluster(proc.stdout)
     document = exposure_document(exposure_view(analyze(build_state([(o, "g") for o in objects])), "workload"))
