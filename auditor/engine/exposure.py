@@ -313,12 +313,15 @@ def _names_within(small: frozenset, big: frozenset) -> bool:
 
 
 def _drop_covered(terms: list[Term]) -> list[Term]:
-    """Leave out a term another one already covers (same or wider peers, same or more ports, as certain)."""
+    """Leave out a term another term of the same rule already covers (same or wider peers, same or more ports, as
+    certain)."""
     out = []
     for i, term in enumerate(terms):
         covered = False
         for j, other in enumerate(terms):
-            if i == j or other.maybe - term.maybe:
+            # Only pieces of one rule's peers (split by the ways through earlier tiers) fold into each other:
+            # what different rules allow stays listed, each with its own rule.
+            if i == j or other.maybe - term.maybe or other.because[-1:] != term.because[-1:]:
                 continue
             if term.ports <= other.ports and _names_within(term.named, other.named) and subsumes(other, term):
                 if not (subsumes(term, other) and other.ports <= term.ports and _names_within(other.named, term.named)
