@@ -37,7 +37,6 @@ from ..policy.ir import (
     PodSelection,
     Policy,
     PolicySet,
-    Rule,
     Tier,
     Tri,
     UnknownEndpoint,
@@ -138,6 +137,7 @@ class Evaluator:
 
     def __init__(self, universe: Universe, policies: PolicySet, *, include_staged: bool = False):
         self.universe = universe
+        self.host_endpoints = policies.host_endpoints
         self.policies = [p for p in policies.policies if include_staged or not p.staged]
         self.tiers = {t.name: t for t in policies.ordered_tiers()}
         tier_rank = {name: i for i, name in enumerate(self.tiers)}
@@ -197,6 +197,20 @@ class Evaluator:
             info = classes[(mask & -mask).bit_length() - 1].info
             if not info.namespace_labels_known or selector.matches(info.namespace_labels):
                 found.append(mask)
+        return found
+
+    def host_endpoint_reasons(self, info: EndpointInfo) -> frozenset[str]:
+        """Why this endpoint's own side of a flow is not judged: its addresses are a HostEndpoint's, whose policy
+        netaudit does not model (an external address, or a hostNetwork pod on that host); empty otherwise."""
+        if not self.host_endpoints or not info.addresses or not info.addresses & self._host_endpoint_addresses:
+            return frozenset()
+        return frozenset(reason for addresses, reason in self.host_endpoints if info.addresses & addresses)
+
+    @cached_property
+    def _host_endpoint_addresses(self):
+        found = None
+        for addresses, _ in self.host_endpoints:
+            found = addresses if found is None else found | addresses
         return found
 
     # --- one direction of one endpoint -------------------------------------------------------------------------
@@ -299,43 +313,51 @@ class Evaluator:
 
     def _walk_tier(self, tier: Tier, apps: list[Applicable], direction: str, bit: int,
                    destination: EndpointInfo) -> tuple[dict, set[str]]:
-        """One tier, backwards over its rules: {frozenset of possible actions: ports}."""
-        entries: list[tuple[Rule, Tri, list]] = []
-        surely_applies = any(app.selected is True for app in apps)
-        for app in apps:
-            for rule, local in zip(app.policy.rules(direction), app.local):
+        """One tier, backwards over its policies and their rules: {frozenset of possible actions: ports}.
+
+        A policy that maybe selects the endpoint either applies as a whole (each of its rules matches as it would
+        for a selected endpoint) or is absent from the tier; it is never a set of independent maybe-rules. So the
+        walk carries two outcomes backwards: `applied`, what the rest of the tier gives when the tier applies (some
+        policy selected the endpoint: no match ends in the tier's default action), and `absent`, what it gives when
+        no policy before this point selected it (no match: the tier does not apply and the walk goes on, like a
+        Pass). A surely-selecting policy makes the two equal; a maybe-selecting one joins "it applies" with "it is
+        absent", port by port. The answer is `absent` at the first policy. Exact for any number of maybe-selecting
+        policies, each maybe (a selection, a rule's peer) being independent of the others (docs/semantics.md NA-M3).
+        """
+        applied: dict = {frozenset([tier.default_action]): ALL}
+        absent: dict = {_PASS_ONLY: ALL}
+        reasons: set[str] = set()
+        for app in reversed(apps):
+            outcome = applied
+            rules = app.policy.rules(direction)
+            for rule, local in reversed(tuple(zip(rules, app.local))):
+                if rule.action is Action.LOG or local is False:
+                    continue
                 yes, maybe = self.mask(rule.peer)
                 peer_tri: Tri = True if yes & bit else (None if maybe & bit else False)
-                tri = tri_and(tri_and(app.selected, local), peer_tri)
+                tri = tri_and(local, peer_tri)
                 if tri is False:
                     continue
-                why = []
-                if tri is None:
-                    for matcher in (app.policy.selector, rule.peer, rule.local):
-                        why.extend(unknown_reasons(matcher))
-                entries.append((rule, tri, why))
-        outcome: dict = {frozenset([tier.default_action]): ALL}
-        reasons: set[str] = set()
-        for rule, tri, why in reversed(entries):
-            if rule.action is Action.LOG:
+                ports = rule.ports_for(destination)
+                if not ports:
+                    continue
+                if tri is True:
+                    outcome = _assign(outcome, ports, frozenset([rule.action]))
+                else:
+                    outcome, widened = _widen(outcome, ports, rule.action)
+                    if widened:
+                        for matcher in (rule.peer, rule.local):
+                            reasons.update(unknown_reasons(matcher))
+            if app.selected is True:
+                applied = absent = outcome
                 continue
-            ports = rule.ports_for(destination)
-            if not ports:
-                continue
-            if tri is True:
-                outcome = _assign(outcome, ports, frozenset([rule.action]))
-            else:
-                outcome, widened = _widen(outcome, ports, rule.action)
-                if widened:
-                    reasons.update(why)
-        if not surely_applies:
-            # The tier applies only if a maybe-selecting policy really selects the endpoint; if it does not, the
-            # walk goes on to the next tier as if the tier had passed.
-            outcome, widened = _widen(outcome, ALL, Action.PASS)
-            if widened:
-                for app in apps:
-                    reasons.update(unknown_reasons(app.policy.selector))
-        return outcome, reasons
+            # Maybe selected: the policy applies (outcome) or is absent (the rest as it was).
+            joined_applied, changed_applied = _join(outcome, applied)
+            joined_absent, changed_absent = _join(outcome, absent)
+            if changed_applied or changed_absent:
+                reasons.update(unknown_reasons(app.policy.selector))
+            applied, absent = joined_applied, joined_absent
+        return absent, reasons
 
 
 _PASS_ONLY = frozenset([Action.PASS])
@@ -350,6 +372,21 @@ def _assign(outcome: dict, ports: PortSet, possible: frozenset) -> dict:
             new[key] = rest
     new[possible] = new.get(possible, NONE) | ports
     return new
+
+
+def _join(first: dict, second: dict) -> tuple[dict, bool]:
+    """Per port, the outcomes possible in either of two maps (each covers every port once); and whether some port
+    has different outcomes in the two (then the choice between them matters)."""
+    joined: dict = {}
+    differs = False
+    for key_a, ports_a in first.items():
+        for key_b, ports_b in second.items():
+            both = ports_a & ports_b
+            if both:
+                key = key_a | key_b
+                differs = differs or key_a != key_b
+                joined[key] = joined.get(key, NONE) | both
+    return joined, differs
 
 
 def _widen(outcome: dict, ports: PortSet, action) -> tuple[dict, bool]:
@@ -400,7 +437,32 @@ def direction_verdicts(evaluator: Evaluator, direction: str) -> list[DirectionVe
     for key, verdict in by_key.items():
         applicable, info = pending[key]
         verdict.groups = evaluator.verdict_groups(applicable, direction, info)
-    return list(by_key.values())
+    return _host_endpoint_sides(evaluator, direction, list(by_key.values()))
+
+
+def _host_endpoint_sides(evaluator: Evaluator, direction: str,
+                         verdicts: list[DirectionVerdict]) -> list[DirectionVerdict]:
+    """Endpoints whose addresses belong to a HostEndpoint (hostNetwork pods on that host) get an unknown side: the
+    host endpoint's own policy applies to their traffic and is not modelled (docs/semantics.md CAL-C14)."""
+    if not evaluator.host_endpoints:
+        return verdicts
+    uni = evaluator.universe
+    out = []
+    for verdict in verdicts:
+        hosts: dict[frozenset, int] = {}
+        for index in uni.indices(verdict.members):
+            reasons = evaluator.host_endpoint_reasons(uni.classes[index].info)
+            if reasons:
+                hosts[reasons] = hosts.get(reasons, 0) | 1 << index
+        rest = verdict.members
+        peers = uni.pod_mask if verdict.members & ~uni.pod_mask else uni.all_mask  # outside <-> outside: not judged
+        for reasons, members in hosts.items():
+            rest &= ~members
+            out.append(DirectionVerdict(direction, members, [PeerVerdict(peers, NONE, ALL, reasons)]))
+        if rest:
+            verdict.members = rest
+            out.append(verdict)
+    return out
 
 
 def class_matrix(universe: Universe, policies: PolicySet, *, include_staged: bool = False,
@@ -411,10 +473,12 @@ def class_matrix(universe: Universe, policies: PolicySet, *, include_staged: boo
     ingress = direction_verdicts(evaluator, INGRESS)
     external = universe.all_mask & ~universe.pod_mask
     if external:
-        # Outside the cluster nothing filters: only the cluster side of a flow is judged (docs/semantics.md K8S-A13).
+        # Outside the cluster nothing filters: only the cluster side of a flow is judged (docs/semantics.md K8S-A13);
+        # except at a HostEndpoint's addresses, whose own policy is not modelled (CAL-C14): that side is unknown.
         open_all = [PeerVerdict(universe.pod_mask, ALL, NONE)]
-        egress.append(DirectionVerdict(EGRESS, external, open_all))
-        ingress.append(DirectionVerdict(INGRESS, external, open_all))
+        for direction, verdicts in ((EGRESS, egress), (INGRESS, ingress)):
+            verdicts.extend(_host_endpoint_sides(evaluator, direction, [DirectionVerdict(direction, external,
+                                                                                          open_all)]))
     blocks: list[Block] = []
     # Which ingress verdict each class has (they partition the classes): a term reaching a few classes meets only
     # their verdicts, so the product is not every egress verdict times every ingress verdict.

@@ -100,6 +100,10 @@ def explain(analysis, src: str, dst: str, protocol: str, port: int | None) -> Ex
 
     def side(direction: str, local_index: int, peer_index: int, label: str) -> DirectionTrace:
         local = uni.classes[local_index]
+        hosts = evaluator.host_endpoint_reasons(local.info)
+        if hosts and not (local.external and uni.classes[peer_index].external):
+            return DirectionTrace(direction, label, UNKNOWN, "a host endpoint's address: the host's own policy is "
+                                  "not modelled", reasons=sorted(hosts))
         if local.external:
             return DirectionTrace(direction, label, ALLOWED, "outside the cluster: not filtered by cluster policy")
         if local.info.host_network:
@@ -107,7 +111,7 @@ def explain(analysis, src: str, dst: str, protocol: str, port: int | None) -> Ex
                                   "(Calico creates no workload endpoint for it)")
         apps = evaluator.applicable_by_class(direction).get(local_index, ())
         destination = uni.classes[peer_index].info if direction == EGRESS else local.info
-        return _trace(evaluator, direction, label, apps, peer_index, destination, probe)
+        return trace_direction(evaluator, direction, label, apps, peer_index, destination, probe)
 
     egress = side(EGRESS, src_index, dst_index, src_label)
     ingress = side(INGRESS, dst_index, src_index, dst_label)
@@ -122,7 +126,7 @@ def explain(analysis, src: str, dst: str, protocol: str, port: int | None) -> Ex
     return Explanation(src_label, dst_label, protocol, port, verdict, egress, ingress)
 
 
-def _trace(evaluator: Evaluator, direction: str, label: str, apps: tuple[Applicable, ...], peer: int,
+def trace_direction(evaluator: Evaluator, direction: str, label: str, apps: tuple[Applicable, ...], peer: int,
            destination, probe: PortSet) -> DirectionTrace:
     what = "egress" if direction == EGRESS else "ingress"
     if not apps:
@@ -143,42 +147,45 @@ def _trace(evaluator: Evaluator, direction: str, label: str, apps: tuple[Applica
         step = TierStep(tier.name, tier.default_action.value,
                         [(a.policy.label(), a.selected) for a in tier_apps])
         trace.tiers.append(step)
-        possible: set[str] = set()
+        # The trace, forwards: every rule up to the one that surely decides. A rule of a maybe-selecting policy
+        # never decides (the policy may be absent), and once one of its rules surely matches, the rest of that
+        # policy is not reached when it applies.
+        matches: dict[tuple[int, int], tuple[Tri, bool]] = {}
         decided = None
-        for app in tier_apps:
-            for rule, local in zip(app.policy.rules(direction), app.local):
+        for number, app in enumerate(tier_apps):
+            settled = False
+            for position, (rule, local) in enumerate(zip(app.policy.rules(direction), app.local)):
                 yes, maybe = evaluator.mask(rule.peer)
                 peer_tri: Tri = True if yes & bit else (None if maybe & bit else False)
-                tri = tri_and(tri_and(app.selected, local if rule.local is not ANY else True), peer_tri)
+                tri = tri_and(local if rule.local is not ANY else True, peer_tri)
                 port_match = probe <= rule.ports_for(destination)
+                matches[(number, position)] = (tri, port_match)
                 rs = RuleStep(app.policy.label(), f"{direction}[{rule.index}]" if not rule.text else rule.text,
                               rule.peer.describe(), rule.ports.describe(), rule.action.value, tri, port_match)
                 step.rules.append(rs)
-                if tri is False or not port_match or rule.action is Action.LOG:
+                if settled or tri is False or not port_match or rule.action is Action.LOG:
                     continue
                 if tri is None:
-                    # It may match (something it depends on is unknown): its action is one possible outcome.
-                    if rule.action.value not in possible:
-                        for matcher in (app.policy.selector, rule.peer, rule.local):
-                            reasons.update(unknown_reasons(matcher))
-                    possible.add(rule.action.value)
-                    continue
-                rs.decided = True
-                decided = rule.action.value
-                step.how = f"{app.policy.label()} {rs.rule} matched: {decided}"
-                break
+                    reasons.update(unknown_reasons(rule.peer) | unknown_reasons(rule.local))
+                elif app.selected is True:
+                    rs.decided = True
+                    decided = rule.action.value
+                    step.how = f"{app.policy.label()} {rs.rule} matched: {decided}"
+                    break
+                else:
+                    settled = True
             if decided:
                 break
-        if decided is None:
+        possible, selection_matters = _tier_outcomes(tier, tier_apps, direction, matches)
+        for app in selection_matters:
+            reasons.update(unknown_reasons(app.policy.selector))
+        if decided is None and len(possible) > 1:
+            decided = " or ".join(sorted(possible))
+            step.how = f"tier {tier.name}: {decided}, depending on what netaudit could not read"
+        elif decided is None:
             decided = tier.default_action.value
             step.how = f"no rule matched: the {tier.name} tier's default action, {decided}"
-        possible.add(decided)
-        if not any(a.selected is True for a in tier_apps):
-            if Action.PASS.value not in possible:
-                for app in tier_apps:
-                    reasons.update(unknown_reasons(app.policy.selector))
-            possible.add(Action.PASS.value)  # the tier may not apply at all: then the walk goes on
-        step.outcome = " or ".join(sorted(possible)) if len(possible) > 1 else decided
+        step.outcome = " or ".join(sorted(possible)) if len(possible) > 1 else next(iter(possible))
         finals |= possible - {Action.PASS.value}
         passing = Action.PASS.value in possible
     if passing:
@@ -192,9 +199,41 @@ def _trace(evaluator: Evaluator, direction: str, label: str, apps: tuple[Applica
     last = trace.tiers[-1] if trace.tiers else None
     if trace.verdict == UNKNOWN:
         trace.summary = "cannot tell: the outcome depends on something netaudit could not read (see below)"
+    elif any(" or " in t.outcome for t in trace.tiers):
+        trace.summary = (f"{trace.verdict} in every case netaudit cannot tell apart (a policy that maybe selects "
+                         "it applies as a whole or not at all; a Pass out of the last tier is allowed)")
     elif passing and last is not None and last.outcome == Action.PASS.value:
         trace.summary = "every applicable tier passed: allowed by the namespace profile"
     else:
         trace.summary = last.how if last is not None else ""
-    trace.reasons = sorted(reasons)
+    trace.reasons = sorted(reasons) if trace.verdict == UNKNOWN else []
     return trace
+
+
+def _tier_outcomes(tier: Tier, apps: list[Applicable], direction: str,
+                   matches: dict[tuple[int, int], tuple[Tri, bool]]) -> tuple[set[str], list[Applicable]]:
+    """The outcomes one port may get from a tier ("Allow", "Deny", "Pass"; "Pass" also when no policy applies),
+    and the maybe-selecting policies whose selection changes them. The same recurrence as evaluate.py's
+    _walk_tier, on one port: backwards over the policies, with what the rest gives when the tier applies
+    (`applied`) and when no earlier policy selected the endpoint (`absent`)."""
+    applied = {tier.default_action.value}
+    absent = {Action.PASS.value}
+    matters = []
+    for number in reversed(range(len(apps))):
+        app = apps[number]
+        outcome = set(applied)
+        rules = app.policy.rules(direction)
+        for position in reversed(range(len(rules))):
+            rule = rules[position]
+            # A rule the trace did not list comes after the one that decided: never reached.
+            tri, port_match = matches.get((number, position), (False, False))
+            if tri is False or not port_match or rule.action is Action.LOG:
+                continue
+            outcome = {rule.action.value} if tri is True else outcome | {rule.action.value}
+        if app.selected is True:
+            applied, absent = outcome, set(outcome)
+            continue
+        if outcome != applied or outcome != absent:
+            matters.append(app)
+        applied, absent = outcome | applied, outcome | absent
+    return absent, matters

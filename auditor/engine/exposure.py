@@ -343,6 +343,12 @@ def class_terms(analysis, direction: str) -> dict[int, list[Term]]:
     cache: dict[tuple, list[Term]] = {}
     out: dict[int, list[Term]] = {}
     for cls in uni.classes[:uni.pod_count]:
+        host_reasons = evaluator.host_endpoint_reasons(cls.info)
+        if host_reasons:
+            # Its addresses are a HostEndpoint's, whose own policy is not modelled: everything is unknown.
+            out[cls.index] = [replace(start_term(ALL), maybe=frozenset(host_reasons), because=(
+                "its addresses belong to a HostEndpoint, whose policy netaudit does not model",))]
+            continue
         if cls.info.host_network:
             out[cls.index] = [replace(start_term(ALL), because=(
                 "hostNetwork pod: pod policies do not apply (Calico creates no workload endpoint for it)",))]

@@ -31,7 +31,7 @@ from typing import Iterable, Mapping
 
 from ..model import NAMESPACE_NAME_LABEL
 from ..policy import selector as csel
-from ..policy.calico import SA_LABEL_MAX, CalicoEntity, workload_identity
+from ..policy.calico import SA_LABEL_MAX, CalicoEntity, selector_holds, workload_identity
 from ..policy.ir import AddressBlock, AllOf, AnyEndpoint, AnyOf, EndpointInfo, NoEndpoint, PodSelection, UnknownEndpoint
 from ..policy.labels import LabelSelector
 from ..sets.addresses import IPV4_ALL, IPV6_ALL, IpSet
@@ -244,8 +244,8 @@ def _selector_literals(space: str, selector: LabelSelector | None) -> list:
 
 
 def _calico_entity(entity: CalicoEntity) -> tuple:
-    """One side of a Calico rule: address parts, the workload endpoint's identity (or a network set's addresses),
-    and notSelector, as CalicoEntity.match reads them."""
+    """One side of a Calico rule: address parts, the workload endpoint's identity (or the addresses of a network
+    set or host endpoint it matches), and notSelector, as CalicoEntity.match reads them."""
     result = TRUE
     if entity.ip_version is not None:
         result = _product(result, ((Conj([Addr(IpSet.of(IPV4_ALL if entity.ip_version == 4 else IPV6_ALL))])),))
@@ -253,28 +253,42 @@ def _calico_entity(entity: CalicoEntity) -> tuple:
         result = _product(result, (Conj([Addr(entity.net_set)]),))
     if entity.not_nets:
         result = _product(result, (Conj([Addr(entity.not_net_set, True)]),))
-    sets = entity.context.network_sets if entity.context is not None else ()
-    ns_labels = entity.context.namespace_labels if entity.context is not None else {}
-    set_identities = [(s, s.identity(ns_labels.get(s.namespace, {}) if s.namespace else {})) for s in sets]
+    owners = _address_identities(entity)
     if entity.uses_identity:
         options = list(_product((Conj([POD_LIT]),), _wep_identity(entity)))
-        matched = IpSet()
-        for net_set, ident in set_identities:
-            if entity._identity_matches(ident):
-                matched = matched | net_set.addresses
-        if matched:
-            options.append(Conj([Addr(matched)]))
+        for addresses, ident, reasons in owners:
+            answer = entity._identity_matches(ident)
+            if answer is not False:
+                options.append(Conj([Addr(addresses)] + ([] if answer else [Maybe(r) for r in reasons])))
         result = _product(result, tuple(options))
     if entity.not_selector is not None:
         wep = _product((Conj([POD_LIT]),), node_predicate(entity.not_selector.root, "wep"))
         result = _product(result, negate(wep))
-        matched = IpSet()
-        for net_set, ident in set_identities:
-            if entity.not_selector.evaluate(ident.labels, namespaced=False):
-                matched = matched | net_set.addresses
-        if matched:
-            result = _product(result, (Conj([Addr(matched, True)]),))
+        for addresses, ident, reasons in owners:
+            answer = selector_holds(entity.not_selector, ident)
+            if answer is not False:
+                result = _product(result, negate((Conj([Addr(addresses)] + ([] if answer else
+                                                                            [Maybe(r) for r in reasons])),)))
     return result
+
+
+def _address_identities(entity: CalicoEntity) -> list:
+    """(addresses, identity, why it may be unsure) of the network sets and host endpoints rule selectors see."""
+    context = entity.context
+    if context is None:
+        return []
+    out = []
+    for net_set in context.network_sets:
+        if net_set.namespace:
+            known = net_set.namespace in context.namespace_labels and \
+                net_set.namespace not in context.unread_namespaces
+            ident = net_set.identity(context.namespace_labels.get(net_set.namespace, {}), known)
+        else:
+            ident = net_set.identity({})
+        out.append((net_set.addresses, ident, sorted(entity.unknown_reasons) or ["labels not read"]))
+    for hep in getattr(context, "host_endpoints", ()):
+        out.append((hep.addresses, hep.identity(), [hep.profile_reason]))
+    return [item for item in out if item[0]]
 
 
 def _wep_identity(entity: CalicoEntity) -> tuple:

@@ -47,9 +47,9 @@ def check_policy_api_support(analysis) -> list[Finding]:
                                    ALERT_HINTS["anp-named-port"]))
             if "'nodes'" in text or "'domainNames'" in text:
                 out.append(finding("admin-peer-unsupported", f"{obj.ref.located()}: a nodes or domainNames peer: "
-                                   "Calico does not convert it, so the rule fails closed there (Allow matches "
-                                   "nothing, Deny or Pass denies all)", [str(obj.ref)],
-                                   ALERT_HINTS["admin-peer-unsupported"]))
+                                   "Calico does not convert it and fails the whole rule there, its other peers "
+                                   "included (an Allow rule is dropped, a Deny or Pass rule denies all)",
+                                   [str(obj.ref)], ALERT_HINTS["admin-peer-unsupported"]))
     staged = [str(p.ref) for p in analysis.state.policies if p.kind.startswith("Staged")]
     if staged and not analysis.options.promote_staged:
         out.append(finding("staged-policy", f"{len(staged)} staged policy(ies) are not enforced: "

@@ -10,7 +10,8 @@ Where Calico's conversion differs from the API, and a Calico version is known (l
 - before v3.29 no admin policy is enforced; v3.29 enforces ANP only; v3.30-v3.31 ANP and BANP;
   v3.32 and later ClusterNetworkPolicy only (ANP/BANP are ignored);
 - ANP `namedPort` is converted with no port in v3.30-v3.31 (the rule matches every port and protocol);
-- `nodes` and `domainNames` peers are not converted: the rule fails closed.
+- `nodes` and `domainNames` peers are not converted, and a rule with one such peer fails as a whole, its other
+  peers included: a failed Deny or Pass becomes deny-all, a failed Allow is dropped (docs/semantics.md ADM-V3).
 Without a version, the API's own semantics apply, and what we cannot evaluate (nodes, domain names) is unknown.
 """
 
@@ -190,21 +191,28 @@ def _rule(obj: PolicyObject, direction: str, index: int, raw: object, actions: d
     for j, peer in enumerate(raw_peers):
         where = f"{base}.{peers_key}[{j}]"
         try:
-            matcher = _peer(peer, where, direction, action, version, out, alert)
+            matcher = _peer(peer, where, direction, version, out, alert)
         except (InvalidField, SelectorError) as err:
             alert("invalid-field", f"{err.field}: {err.message}")
             matcher = UnknownEndpoint(f"{err.field} is invalid")
-        if matcher == "fail-closed":
+        if matcher is FAIL_CLOSED:
             fail_closed = True
             continue
         options.append(matcher)
-    if fail_closed and action is Action.PASS and version is not None and obj.kind == "AdminNetworkPolicy":
-        # Calico's ANP converter (v3.29-v3.31) drops a Pass rule it cannot convert (its adminnetworkpolicy tests);
-        # only a Deny becomes deny-all there. The v3.32 ClusterNetworkPolicy converter follows the API.
-        return Rule(action, NOTHING, index=index, text=text + " (not converted by Calico: dropped)")
+    if fail_closed and version is not None:
+        # Calico's converters fail the whole rule at a peer they cannot convert ("none of supported fields in 'To'
+        # is set", combinePortsWithANPEgressPeers v3.29-v3.31, combinePortsWithCNPEgressPeers v3.32), and then
+        # k8sANPHandleFailedRules / k8sClusterNetPolHandleFailedRules replace a failed Deny or Pass by a plain
+        # deny-all rule, k8sBANPHandleFailedRules a failed Deny; a failed Allow is dropped with all its peers
+        # (docs/semantics.md ADM-V3).
+        if action is Action.ALLOW:
+            return Rule(action, NOTHING, index=index, text=text + " (not converted by Calico: dropped, its other "
+                        "peers included)")
+        return Rule(Action.DENY, ANY, index=index, text=text + " (not converted by Calico: deny all)")
     if fail_closed and action is not Action.ALLOW:
-        # The API (and Calico's converter): a Deny/Pass rule with a peer it cannot understand denies everything.
+        # The API: a Deny/Pass rule with a peer it cannot understand denies everything (ADM-B7).
         return Rule(Action.DENY, ANY, index=index, text=text + " (fail closed: deny all)")
+    # The API, Allow: a peer it cannot understand matches nothing; the rule's other peers still match (ADM-B7).
     peer_matcher = options[0] if len(options) == 1 else AnyOf(tuple(options)) if options else NOTHING
 
     try:
@@ -219,7 +227,10 @@ def _rule(obj: PolicyObject, direction: str, index: int, raw: object, actions: d
     return Rule(action, peer_matcher, ports, index=index, text=text)
 
 
-def _peer(raw: object, where: str, direction: str, action: Action, version, out: Translation, alert):
+FAIL_CLOSED = "fail-closed"  # what _peer returns for a peer the API or Calico cannot understand
+
+
+def _peer(raw: object, where: str, direction: str, version, out: Translation, alert):
     if not isinstance(raw, Mapping):
         raise InvalidField(where, "must be an object")
     known = {"namespaces", "pods"} | ({"networks", "nodes", "domainNames"} if direction == EGRESS else set())
@@ -228,9 +239,10 @@ def _peer(raw: object, where: str, direction: str, action: Action, version, out:
     if len(recognised) != 1 or len(present) != 1:
         # The API: a peer with no field we know is from a newer CRD: fail closed.
         alert("admin-peer-unknown", f"{where}: {'set ' + ', '.join(present) if present else 'empty'}: not exactly "
-              "one known peer type; the rule fails closed as the API requires (Allow matches nothing, Deny/Pass "
-              "deny all)")
-        return "fail-closed" if action is not Action.ALLOW else NOTHING
+              "one known peer type; " + (_CALICO_FAILS if version is not None else "the rule fails closed as the "
+                                         "API requires (in an Allow this peer matches nothing, a Deny or Pass "
+                                         "denies all)"))
+        return FAIL_CLOSED
     key = recognised[0]
     value = raw[key]
     if key == "namespaces":
@@ -252,15 +264,18 @@ def _peer(raw: object, where: str, direction: str, action: Action, version, out:
         return AddressBlock(tuple(nets))
     # nodes / domainNames
     if version is not None:
-        alert("admin-peer-not-converted", f"{where}.{key}: Calico does not convert {key} peers; the rule fails "
-              "closed (an Allow matches nothing, a Deny or Pass denies everything)")
-        return "fail-closed" if action is not Action.ALLOW else NOTHING
+        alert("admin-peer-not-converted", f"{where}.{key}: Calico does not convert {key} peers; " + _CALICO_FAILS)
+        return FAIL_CLOSED
     what = "node IPs" if key == "nodes" else "domain names"
     alert("admin-peer-unmodelled", f"{where}.{key}: netaudit does not resolve {what}; flows this rule could match "
           "are unknown")
     if key == "nodes":
         return NodeAddresses(f"{where}.nodes: node IPs are not modelled")
     return UnknownEndpoint(f"{where}.{key}: {what} are not modelled")
+
+
+_CALICO_FAILS = ("Calico fails the whole rule, its other peers included: an Allow rule is dropped, a Deny or Pass "
+                 "rule becomes deny-all")
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Mapping
 
-from ..model import Alert, PolicyObject
+from ..model import NAMESPACE_NAME_LABEL, Alert, PolicyObject
 from ..sets.addresses import IpSet, parse_network
 from ..sets.ports import ICMP, ICMPV6, PORT_PROTOCOLS, PortSet, canonical_protocol, protocol_number_set
 from .ir import (
@@ -41,6 +41,8 @@ from .ir import (
     Tier,
     Tri,
     UnknownEndpoint,
+    tri_and,
+    tri_or,
 )
 from .kubernetes import InvalidField, Translation, translate_network_policy
 from .selector import SelectorSyntaxError, parse
@@ -62,6 +64,9 @@ class Identity:
     namespace_labels: Mapping[str, str] = field(default_factory=dict)
     service_account: str | None = None
     service_account_labels: Mapping[str, str] = field(default_factory=dict)
+    namespace_labels_known: bool = True  # False: no Namespace object was read, only the name is sure (NA-M1)
+    host_endpoint: str | None = None  # the HostEndpoint this is (netaudit does not model host endpoints)
+    labels_known: bool = True  # False: profiles may add labels netaudit did not read (a HostEndpoint's)
 
 
 @dataclass(frozen=True)
@@ -71,13 +76,38 @@ class NetworkSetInfo:
     labels: Mapping[str, str]
     addresses: IpSet = field(compare=False, hash=False, default_factory=IpSet)
 
-    def identity(self, namespace_labels: Mapping[str, str]) -> Identity:
+    def identity(self, namespace_labels: Mapping[str, str], labels_known: bool = True) -> Identity:
         labels = dict(self.labels)
         if self.namespace is not None:
             labels["projectcalico.org/namespace"] = self.namespace
             # Namespaced network sets carry the namespace profile, so they inherit its pcns.* labels.
             labels.update(_prefixed("pcns.", namespace_labels, self.namespace))
-        return Identity(labels, self.namespace, namespace_labels)
+        return Identity(labels, self.namespace, namespace_labels, namespace_labels_known=labels_known)
+
+
+@dataclass(frozen=True)
+class HostEndpointInfo:
+    """A HostEndpoint as rule selectors see it: its labels and its expectedIPs, the addresses Calico puts in a
+    selector's IP set for it (hostendpoint.go ExpectedIPs; felix/labelindex extractCIDRsFromHostEndpoint). Its
+    profiles may add labels (Profile objects are not read). Its own policy is not modelled: the engine judges the
+    host's side of traffic to or from these addresses `unknown` (PolicySet.host_endpoints)."""
+
+    name: str
+    labels: Mapping[str, str]
+    addresses: IpSet = field(compare=False, hash=False, default_factory=IpSet)
+    has_profiles: bool = False
+
+    def identity(self) -> Identity:
+        return Identity(dict(self.labels), None, host_endpoint=self.name, labels_known=not self.has_profiles)
+
+    @property
+    def reason(self) -> str:
+        return (f"HostEndpoint {self.name} ({', '.join(str(n) for n in self.addresses.networks())}): its own policy "
+                "is not modelled, so traffic of its addresses is not judged on the host's side")
+
+    @property
+    def profile_reason(self) -> str:
+        return f"HostEndpoint {self.name} has profiles: the labels they add are not read"
 
 
 def _prefixed(prefix: str, labels: Mapping[str, str], name: str) -> dict[str, str]:
@@ -98,19 +128,30 @@ def workload_identity(ep: EndpointInfo) -> Identity | None:
     labels.update(_prefixed("pcns.", ep.namespace_labels, ep.namespace))
     if ep.service_account:
         labels.update(_prefixed("pcsa.", ep.service_account_labels, ep.service_account))
-    return Identity(labels, ep.namespace, ep.namespace_labels, ep.service_account, ep.service_account_labels)
+    return Identity(labels, ep.namespace, ep.namespace_labels, ep.service_account, ep.service_account_labels,
+                    ep.namespace_labels_known)
 
 
 def identities(ep: EndpointInfo, network_sets: tuple[NetworkSetInfo, ...],
-               namespace_labels: Mapping[str, Mapping[str, str]]) -> tuple[Identity, ...]:
-    """Everything an endpoint's address belongs to: its own workload endpoint and the network sets covering it."""
+               namespace_labels: Mapping[str, Mapping[str, str]],
+               unread_namespaces: frozenset[str] = frozenset(),
+               host_endpoints: tuple[HostEndpointInfo, ...] = ()) -> tuple[Identity, ...]:
+    """Everything an endpoint's address belongs to: its own workload endpoint, the network sets covering it and
+    the host endpoints that expect it."""
     found = []
     own = workload_identity(ep)
     if own is not None:
         found.append(own)
     for ns in network_sets:
         if ep.addresses and (ep.addresses & ns.addresses):
-            found.append(ns.identity(namespace_labels.get(ns.namespace, {}) if ns.namespace else {}))
+            if ns.namespace:
+                found.append(ns.identity(namespace_labels.get(ns.namespace, {}),
+                                         ns.namespace in namespace_labels and ns.namespace not in unread_namespaces))
+            else:
+                found.append(ns.identity({}))
+    for hep in host_endpoints:
+        if ep.addresses and (ep.addresses & hep.addresses):
+            found.append(hep.identity())
     return tuple(found)
 
 
@@ -119,6 +160,43 @@ def _holds(selector, labels: Mapping[str, str]) -> bool:
     namespaceSelector, where Calico rewrites them to has(projectcalico.org/namespace) before parsing: see
     _parse_ns_selector.)"""
     return selector.evaluate(labels, namespaced=False)
+
+
+# Namespace labels that are known even when no Namespace object was read: the name, as Calico and the API server
+# set it (CAL-C4, K8S-A14). Every other namespace label may be absent or hold any value (NA-M1).
+_NAME_KEYS = frozenset(["projectcalico.org/name", "projectcalico.org/namespace", NAMESPACE_NAME_LABEL])
+_PCNS_NAME_KEYS = frozenset("pcns." + k for k in _NAME_KEYS)
+NAMESPACE_LABELS_UNKNOWN = "namespace labels unknown: no Namespace object was read for some namespace"
+
+
+def _unread_namespace_label(key: str) -> bool:
+    return key not in _NAME_KEYS
+
+
+def _unread_pcns_label(key: str) -> bool:
+    return key.startswith("pcns.") and key not in _PCNS_NAME_KEYS
+
+
+def _holds_tri(selector, labels: Mapping[str, str], labels_known: bool, unknown) -> Tri:
+    """`_holds`, when the namespace labels behind `labels` may not have been read: None where they could decide."""
+    if labels_known:
+        return selector.evaluate(labels, namespaced=False)
+    return selector.evaluate_unknown(labels, unknown, namespaced=False)
+
+
+def _selector_holds(selector, ident: Identity) -> Tri:
+    """A selector over an identity's own labels, three-valued: its namespace's or its profiles' labels may be
+    unread."""
+    if not ident.labels_known:
+        labels = ident.labels
+        return selector.evaluate_unknown(labels, lambda key: key not in labels, namespaced=False)
+    return _holds_tri(selector, ident.labels, ident.namespace_labels_known, _unread_pcns_label)
+
+
+def selector_holds(selector, ident: Identity) -> Tri:
+    """Whether a rule selector holds for an identity (a network set's, a host endpoint's), three-valued: for the
+    exposure engine, which reads identities the way CalicoEntity.match does."""
+    return _selector_holds(selector, ident)
 
 
 # --- matchers -----------------------------------------------------------------------------------------------
@@ -159,15 +237,30 @@ class CalicoEntity:
                 keys |= sel.label_keys
         return frozenset(keys)
 
-    def _identity_matches(self, ident: Identity) -> bool:
+    @cached_property
+    def unknown_reasons(self) -> frozenset[str]:
+        reasons = set()
+        if self.namespace_selector is not None or any(
+                sel is not None and any(_unread_pcns_label(k) for k in sel.label_keys)
+                for sel in (self.selector, self.not_selector)):
+            reasons.add(NAMESPACE_LABELS_UNKNOWN)
+        for hep in self.context.host_endpoints if self.context is not None else ():
+            if hep.has_profiles:
+                reasons.add(hep.profile_reason)
+        return frozenset(reasons)
+
+    def _identity_matches(self, ident: Identity) -> Tri:
         if self.namespace is not None and ident.namespace != self.namespace:
             return False
+        result: Tri = True
         if self.namespace_selector is not None:
             ns_labels = dict(ident.namespace_labels)
             if ident.namespace is not None:
                 ns_labels["projectcalico.org/name"] = ident.namespace
                 ns_labels["projectcalico.org/namespace"] = ident.namespace
-            if not _holds(self.namespace_selector, ns_labels):
+            result = _holds_tri(self.namespace_selector, ns_labels, ident.namespace_labels_known,
+                                _unread_namespace_label)
+            if result is False:
                 return False
         if self.sa_selector is not None or self.sa_names is not None:
             if ident.service_account is None:
@@ -181,9 +274,9 @@ class CalicoEntity:
                 label = ident.labels.get("projectcalico.org/serviceaccount")
                 if label is None or label not in self.sa_names:
                     return False
-        if self.selector is not None and not _holds(self.selector, ident.labels):
-            return False
-        return True
+        if self.selector is not None:
+            result = tri_and(result, _selector_holds(self.selector, ident))
+        return result
 
     def match(self, ep: EndpointInfo) -> Tri:
         if self.ip_version is not None and not _has_version(ep.addresses, self.ip_version):
@@ -195,12 +288,24 @@ class CalicoEntity:
         if not self.uses_identity and self.not_selector is None:
             return True
         ids = self.context.identities(ep)
-        if self.uses_identity and not any(self._identity_matches(i) for i in ids):
-            return False
-        if self.not_selector is not None and any(
-                _holds(self.not_selector, i.labels) for i in ids):
-            return False
-        return True
+        result: Tri = True
+        if self.uses_identity:
+            # The address matches when one of the things it belongs to matches.
+            result = False
+            for ident in ids:
+                result = tri_or(result, self._identity_matches(ident))
+                if result is True:
+                    break
+            if result is False:
+                return False
+        if self.not_selector is not None:
+            for ident in ids:
+                excluded = _selector_holds(self.not_selector, ident)
+                if excluded is True:
+                    return False
+                if excluded is None:
+                    result = None
+        return result
 
     def describe(self) -> str:
         return self.text or "any"
@@ -223,24 +328,34 @@ class CalicoPolicySelection:
     def pod_label_keys(self) -> frozenset[str]:
         return self.selector.label_keys
 
+    @property
+    def unknown_reasons(self) -> frozenset[str]:
+        if self.namespace_selector is not None or any(_unread_pcns_label(k) for k in self.selector.label_keys):
+            return frozenset([NAMESPACE_LABELS_UNKNOWN])
+        return frozenset()
+
     def match(self, ep: EndpointInfo) -> Tri:
         ident = workload_identity(ep)
         if ident is None:
             return False
         if self.namespace is not None and ep.namespace != self.namespace:
             return False
+        result: Tri = True
         if self.namespace_selector is not None:
             ns_labels = dict(ep.namespace_labels)
             ns_labels["projectcalico.org/name"] = ep.namespace
             ns_labels["projectcalico.org/namespace"] = ep.namespace
-            if not _holds(self.namespace_selector, ns_labels):
+            result = _holds_tri(self.namespace_selector, ns_labels, ep.namespace_labels_known,
+                                _unread_namespace_label)
+            if result is False:
                 return False
         if self.sa_selector is not None:
             sa_labels = dict(ep.service_account_labels)
             sa_labels["projectcalico.org/name"] = ep.service_account
             if not _holds(self.sa_selector, sa_labels):
                 return False
-        return _holds(self.selector, ident.labels)
+        return tri_and(result, _holds_tri(self.selector, ident.labels, ep.namespace_labels_known,
+                                          _unread_pcns_label))
 
     def describe(self) -> str:
         parts = [str(self.selector)]
@@ -264,12 +379,15 @@ class CalicoContext:
 
     network_sets: tuple[NetworkSetInfo, ...] = ()
     namespace_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    unread_namespaces: frozenset[str] = frozenset()  # namespaces whose labels were never read (NA-M1)
+    host_endpoints: tuple[HostEndpointInfo, ...] = ()
     _identities: dict = field(default_factory=dict, repr=False)
 
     def identities(self, ep: EndpointInfo) -> tuple[Identity, ...]:
         found = self._identities.get(ep.key)
         if found is None:
-            found = identities(ep, self.network_sets, self.namespace_labels)
+            found = identities(ep, self.network_sets, self.namespace_labels, self.unread_namespaces,
+                               self.host_endpoints)
             self._identities[ep.key] = found
         return found
 
@@ -291,6 +409,26 @@ def translate_network_set(obj: PolicyObject) -> tuple[NetworkSetInfo | None, lis
                                 "ignored", str(obj.ref)))
     namespace = obj.namespace if obj.kind == "NetworkSet" else None
     info = NetworkSetInfo(obj.name, namespace, dict(obj.labels or {}), IpSet.of(*nets))
+    return info, alerts, set(nets)
+
+
+def translate_host_endpoint(obj: PolicyObject) -> tuple[HostEndpointInfo | None, list[Alert], set]:
+    """A HostEndpoint, for rule selectors only: its labels and expectedIPs (netaudit judges no traffic of the
+    host itself)."""
+    where = obj.ref.located()
+    spec = obj.spec if isinstance(obj.spec, Mapping) else {}
+    nets = []
+    alerts = []
+    raw_ips = spec.get("expectedIPs") or []
+    for i, text in enumerate(raw_ips if isinstance(raw_ips, list) else [raw_ips]):
+        try:
+            address = ipaddress.ip_address(str(text))
+        except ValueError as err:
+            alerts.append(Alert("invalid-field", f"{where}: spec.expectedIPs[{i}]: {text!r} is not an IP ({err}); "
+                                "ignored", str(obj.ref)))
+            continue
+        nets.append(ipaddress.ip_network(address))
+    info = HostEndpointInfo(obj.name, dict(obj.labels or {}), IpSet.of(*nets), bool(spec.get("profiles")))
     return info, alerts, set(nets)
 
 
@@ -331,6 +469,10 @@ def translate_calico_policy(obj: PolicyObject, ctx: CalicoContext) -> Translatio
         out.policy = _unknown_policy(obj, namespace, problem("spec", "must be an object"), staged)
         return out
     tier = spec.get("tier") or "default"
+    if not isinstance(tier, str):
+        reason = problem("spec.tier", f"{tier!r} is not a tier name")
+        out.policy = _unknown_policy(obj, namespace, reason, staged)
+        return out
     name = _display_name(obj, tier)
     if staged and spec.get("stagedAction") == "Delete":
         out.policy = None
@@ -349,21 +491,29 @@ def translate_calico_policy(obj: PolicyObject, ctx: CalicoContext) -> Translatio
         out.policy = _unknown_policy(obj, namespace, reason, staged, tier)
         return out
 
-    try:
-        selector = _parse(spec.get("selector"), "spec.selector")
-        ns_selector = sa_selector = None
-        if not namespaced:
-            if spec.get("namespaceSelector"):
-                ns_selector = _parse_ns_selector(spec["namespaceSelector"], "spec.namespaceSelector")
-            if spec.get("serviceAccountSelector"):
-                sa_selector = _parse(spec["serviceAccountSelector"], "spec.serviceAccountSelector")
-        elif spec.get("serviceAccountSelector"):
-            sa_selector = _parse(spec["serviceAccountSelector"], "spec.serviceAccountSelector")
-        selection = CalicoPolicySelection(selector, namespace, ns_selector, sa_selector)
-    except InvalidField as err:
-        reason = problem(err.field, err.message)
-        out.policy = _unknown_policy(obj, namespace, reason, staged, tier)
-        return out
+    # The selection is the AND of up to three selectors. One that does not parse makes the selection a maybe, ANDed
+    # with the ones that do; the policy's types and rules are read as usual (they do not depend on it).
+    unreadable: list[str] = []
+
+    def selector_part(key: str, parser):
+        if spec.get(key) is None or spec.get(key) == "":
+            return None
+        try:
+            return parser(spec[key], f"spec.{key}")
+        except InvalidField as err:
+            unreadable.append(problem(err.field, err.message))
+            return None
+
+    selector = selector_part("selector", _parse) or parse("all()")
+    ns_selector = None if namespaced else selector_part("namespaceSelector", _parse_policy_ns_selector)
+    if ns_selector is not None and ns_selector.uses_global and obj.group == "projectcalico.org":
+        problem("spec.namespaceSelector", "global() can only be used in a rule's namespaceSelector: calicoctl and the "
+                "Calico API server refuse this policy; evaluated as Felix would read it stored raw (global() is "
+                "true there, so the namespaceSelector does not restrict which pods it selects)")
+    sa_selector = selector_part("serviceAccountSelector", _parse)
+    selection = CalicoPolicySelection(selector, namespace, ns_selector, sa_selector)
+    if unreadable:
+        selection = AllOf((selection, UnknownEndpoint("; ".join(unreadable))))
 
     ingress_raw, egress_raw = spec.get("ingress"), spec.get("egress")
     types = spec.get("types")
@@ -382,7 +532,7 @@ def translate_calico_policy(obj: PolicyObject, ctx: CalicoContext) -> Translatio
         types = ["Egress"] if egress_raw and not ingress_raw else ["Ingress"] + (["Egress"] if egress_raw else [])
     if not isinstance(types, list) or any(t not in ("Ingress", "Egress") for t in types):
         reason = problem("spec.types", f"{types!r} must list Ingress and/or Egress")
-        out.policy = _unknown_policy(obj, namespace, reason, staged, tier)
+        out.policy = _unknown_policy(obj, namespace, reason, staged, tier, order)
         return out
 
     def rules_for(direction: str, raw: object) -> tuple[Rule, ...] | None:
@@ -451,6 +601,19 @@ def _parse_ns_selector(text: object, where: str):
         "global()", "!has(projectcalico.org/namespace)")
     try:
         return parse(rewritten)
+    except SelectorSyntaxError as err:
+        raise InvalidField(where, str(err)) from None
+
+
+def _parse_policy_ns_selector(text: object, where: str):
+    """A GlobalNetworkPolicy's own namespaceSelector, as ConvertGlobalNetworkPolicyV3ToV1Value combines it
+    (updateprocessors/globalnetworkpolicyprocessor.go): keys prefixed pcns., then `all()` replaced by
+    has(projectcalico.org/namespace) in the combined text, and `global()` left alone, so Felix evaluates it as
+    true (docs/semantics.md CAL-C6; unlike a rule's namespaceSelector, CAL-C5)."""
+    if not isinstance(text, str):
+        raise InvalidField(where, f"must be a selector string, got {type(text).__name__}")
+    try:
+        return parse(text.replace("all()", "has(projectcalico.org/namespace)"))
     except SelectorSyntaxError as err:
         raise InvalidField(where, str(err)) from None
 
@@ -548,6 +711,9 @@ def _ports(raw: object, where: str, protocol: str | None) -> tuple[PortSet, tupl
 
 def _rule(direction: str, index: int, raw: object, namespace: str | None, ctx: CalicoContext, out: Translation,
           problem) -> Rule:
+    """One Calico rule. A field that cannot be read makes the rule a maybe without losing the fields that can: the
+    unreadable field is left out (so the rule matches at least what it really matches: never fewer ports or peers)
+    and its reason is ANDed into the peer (CAL-C8: a rule's fields are ANDed)."""
     base = f"spec.{direction}[{index}]"
     if not isinstance(raw, Mapping):
         return Rule(Action.DENY, UnknownEndpoint(problem(base, "must be an object")), index=index, text=base)
@@ -556,70 +722,91 @@ def _rule(direction: str, index: int, raw: object, namespace: str | None, ctx: C
         reason = problem(f"{base}.action", f"{raw.get('action')!r} is not Allow, Deny, Pass or Log")
         return Rule(Action.DENY, UnknownEndpoint(reason), index=index, text=base)
     text = f"{base} ({raw['action']})"
-    try:
-        protocol = None
+    unknowns: list[str] = []
+
+    def readable(fallback, read, *args):
+        try:
+            return read(*args)
+        except InvalidField as err:
+            unknowns.append(problem(err.field, err.message))
+            return fallback
+
+    def protocol_of() -> str | None:
         proto_raw = raw.get("protocol")
-        if proto_raw is not None:
-            protocol = canonical_protocol(proto_raw)
-            if protocol is None:
-                raise InvalidField(f"{base}.protocol", f"{proto_raw!r} is not a protocol name or number 1-255")
-        numeric = protocol_number_set(proto_raw) if proto_raw is not None else PortSet.all()
-        if raw.get("notProtocol") is not None:
-            if canonical_protocol(raw["notProtocol"]) is None:
-                raise InvalidField(f"{base}.notProtocol", f"{raw['notProtocol']!r} is not a protocol")
-            numeric = numeric - protocol_number_set(raw["notProtocol"])
-        for key, negate in (("icmp", False), ("notICMP", True)):
-            icmp = raw.get(key)
-            if icmp is None:
-                continue
-            if protocol not in (ICMP, ICMPV6):
-                raise InvalidField(f"{base}.{key}", "needs protocol ICMP or ICMPv6")
-            if not isinstance(icmp, Mapping):
-                raise InvalidField(f"{base}.{key}", "must be an object with type and code")
-            chosen = PortSet.icmp(protocol, icmp.get("type"), icmp.get("code"))
-            numeric = numeric - chosen if negate else numeric & chosen
-        ip_version = raw.get("ipVersion")
-        if ip_version not in (None, 4, 6):
-            raise InvalidField(f"{base}.ipVersion", f"{ip_version!r} is not 4 or 6")
+        if proto_raw is None:
+            return None
+        protocol = canonical_protocol(proto_raw)
+        if protocol is None:
+            raise InvalidField(f"{base}.protocol", f"{proto_raw!r} is not a protocol name or number 1-255")
+        return protocol
 
-        source = _entity(raw.get("source"), f"{base}.source", namespace, ctx, out)
-        destination = _entity(raw.get("destination"), f"{base}.destination", namespace, ctx, out)
-        dst_raw = raw.get("destination") or {}
-        named: tuple = ()
-        if dst_raw.get("ports") is not None:
-            ports_numeric, named = _ports(dst_raw["ports"], f"{base}.destination.ports", protocol)
-            numeric = numeric & ports_numeric
-        not_ports = None
-        if dst_raw.get("notPorts") is not None:
-            not_numeric, not_named = _ports(dst_raw["notPorts"], f"{base}.destination.notPorts", protocol)
-            not_ports = PortSpec(not_numeric, not_named)
-        ports = PortSpec(numeric, named)
-        if ip_version is not None:
-            source = _with_version(source, ip_version)
-            destination = _with_version(destination, ip_version)
-        peer, local = (source, destination) if direction == INGRESS else (destination, source)
-        peer_side = "source" if direction == INGRESS else "destination"
+    protocol = readable(None, protocol_of)
+    numeric = protocol_number_set(raw["protocol"]) if protocol is not None else PortSet.all()
 
-        unknowns = []
-        src_raw = raw.get("source") or {}
-        if src_raw.get("ports") is not None or src_raw.get("notPorts") is not None:
-            unknowns.append(problem(f"{base}.source.ports", "source ports are not modelled; the flows this rule "
-                                    "could match are unknown", "unmodelled-field"))
-        for side in ("source", "destination"):
-            if (raw.get(side) or {}).get("services"):
-                unknowns.append(problem(f"{base}.{side}.services", "service matches are not modelled yet; the flows "
-                                        "this rule could match are unknown", "unmodelled-field"))
-        if raw.get("http"):
-            unknowns.append(problem(f"{base}.http", "HTTP (layer 7) matches are not modelled; the flows this rule "
-                                    "could match are unknown", "unmodelled-field"))
-        if unknowns:
-            peer = AllOf((peer, UnknownEndpoint("; ".join(unknowns))))
-        rule_text = f"{text} {peer_side} {peer.describe()}"
-        return Rule(action, peer, ports, not_ports, local if local.uses_identity or local.nets or local.not_nets
-                    or local.not_selector is not None or local.ip_version else ANY, index=index, text=rule_text)
-    except InvalidField as err:
-        reason = problem(err.field, err.message)
-        return Rule(action, UnknownEndpoint(reason), index=index, text=text)
+    def without_protocol(numeric: PortSet) -> PortSet:
+        if canonical_protocol(raw["notProtocol"]) is None:
+            raise InvalidField(f"{base}.notProtocol", f"{raw['notProtocol']!r} is not a protocol")
+        return numeric - protocol_number_set(raw["notProtocol"])
+
+    if raw.get("notProtocol") is not None:
+        numeric = readable(numeric, without_protocol, numeric)
+
+    def icmp_narrowed(numeric: PortSet, key: str, negate: bool) -> PortSet:
+        icmp = raw[key]
+        if protocol not in (ICMP, ICMPV6):
+            raise InvalidField(f"{base}.{key}", "needs protocol ICMP or ICMPv6")
+        if not isinstance(icmp, Mapping):
+            raise InvalidField(f"{base}.{key}", "must be an object with type and code")
+        chosen = PortSet.icmp(protocol, icmp.get("type"), icmp.get("code"))
+        return numeric - chosen if negate else numeric & chosen
+
+    for key, negate in (("icmp", False), ("notICMP", True)):
+        if raw.get(key) is not None:
+            numeric = readable(numeric, icmp_narrowed, numeric, key, negate)
+
+    def version_of():
+        if raw.get("ipVersion") not in (None, 4, 6):
+            raise InvalidField(f"{base}.ipVersion", f"{raw.get('ipVersion')!r} is not 4 or 6")
+        return raw.get("ipVersion")
+
+    ip_version = readable(None, version_of)
+    any_side = CalicoEntity(text="any (unreadable)")
+    source = readable(any_side, _entity, raw.get("source"), f"{base}.source", namespace, ctx, out)
+    destination = readable(any_side, _entity, raw.get("destination"), f"{base}.destination", namespace, ctx, out)
+    dst_raw = raw.get("destination") if isinstance(raw.get("destination"), Mapping) else {}
+    named: tuple = ()
+    if dst_raw.get("ports") is not None:
+        ports_numeric, named = readable((PortSet.all(), ()), _ports, dst_raw["ports"], f"{base}.destination.ports",
+                                        protocol)
+        numeric = numeric & ports_numeric
+    not_ports = None
+    if dst_raw.get("notPorts") is not None:
+        not_numeric, not_named = readable((PortSet.empty(), ()), _ports, dst_raw["notPorts"],
+                                          f"{base}.destination.notPorts", protocol)
+        not_ports = PortSpec(not_numeric, not_named)
+    ports = PortSpec(numeric, named)
+    if ip_version is not None:
+        source = _with_version(source, ip_version)
+        destination = _with_version(destination, ip_version)
+    peer, local = (source, destination) if direction == INGRESS else (destination, source)
+    peer_side = "source" if direction == INGRESS else "destination"
+
+    src_raw = raw.get("source") if isinstance(raw.get("source"), Mapping) else {}
+    if src_raw.get("ports") is not None or src_raw.get("notPorts") is not None:
+        unknowns.append(problem(f"{base}.source.ports", "source ports are not modelled; the flows this rule "
+                                "could match are unknown", "unmodelled-field"))
+    for side, side_raw in (("source", src_raw), ("destination", dst_raw)):
+        if side_raw.get("services"):
+            unknowns.append(problem(f"{base}.{side}.services", "service matches are not modelled yet; the flows "
+                                    "this rule could match are unknown", "unmodelled-field"))
+    if raw.get("http"):
+        unknowns.append(problem(f"{base}.http", "HTTP (layer 7) matches are not modelled; the flows this rule "
+                                "could match are unknown", "unmodelled-field"))
+    if unknowns:
+        peer = AllOf((peer, UnknownEndpoint("; ".join(unknowns))))
+    rule_text = f"{text} {peer_side} {peer.describe()}"
+    return Rule(action, peer, ports, not_ports, local if local.uses_identity or local.nets or local.not_nets
+                or local.not_selector is not None or local.ip_version else ANY, index=index, text=rule_text)
 
 
 def _with_version(entity: CalicoEntity, version: int) -> CalicoEntity:
@@ -628,10 +815,12 @@ def _with_version(entity: CalicoEntity, version: int) -> CalicoEntity:
 
 
 def _unknown_policy(obj: PolicyObject, namespace: str | None, reason: str, staged: bool,
-                    tier: str = DEFAULT_TIER.name) -> Policy:
+                    tier: str = DEFAULT_TIER.name, order: float | int | None = None) -> Policy:
+    """A policy that may select anything in its scope and may allow or deny anything. It keeps the readable
+    `order` (CAL-C11): where it sorts decides which other policies its maybe-Deny can precede."""
     unknown = UnknownEndpoint(reason)
     scope = CalicoPolicySelection(parse("all()"), namespace)
     rules = (Rule(Action.ALLOW, unknown, index=0, text="(unreadable)"),
              Rule(Action.DENY, unknown, index=1, text="(unreadable)"))
-    return Policy(ref=obj.ref, tier=tier, order=None, selector=AllOf((scope, unknown)), ingress=rules, egress=rules,
-                  name=obj.name, staged=staged)
+    return Policy(ref=obj.ref, tier=tier, order=float(order) if order is not None else None,
+                  selector=AllOf((scope, unknown)), ingress=rules, egress=rules, name=obj.name, staged=staged)

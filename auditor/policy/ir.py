@@ -338,6 +338,9 @@ class PolicySet:
     networks: set = field(default_factory=set)  # every CIDR the policies mention
     protocols: set = field(default_factory=set)  # non-port protocols the policies mention (ICMP, ...)
     uses_ipv6: bool = False
+    # Addresses of HostEndpoints, with why: their own policy is not modelled, so the host's side of traffic to or
+    # from them is unknown (docs/semantics.md CAL-C14).
+    host_endpoints: list[tuple[IpSet, str]] = field(default_factory=list)
 
     def ordered_tiers(self) -> list[Tier]:
         return sorted(self.tiers.values(), key=lambda t: t.sort_key)

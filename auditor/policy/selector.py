@@ -55,8 +55,9 @@ Syntax errors carry the 0-based column (index into the Python string) of the off
 from __future__ import annotations
 
 import functools
+import itertools
 from dataclasses import dataclass, field
-from typing import Mapping, NamedTuple
+from typing import Callable, Mapping, NamedTuple
 
 __all__ = [
     "ALL",
@@ -649,6 +650,48 @@ class Selector:
         """Whether ``labels`` match; ``namespaced`` only matters to ``global()`` (module docstring)."""
         return self.root.evaluate(labels, namespaced)
 
+    def evaluate_unknown(self, labels: Mapping[str, str], unknown: Callable[[str], bool], *,
+                         namespaced: bool = True) -> bool | None:
+        """Like `evaluate`, when the keys for which ``unknown(key)`` is true may be absent or hold any value
+        (labels that were never read): True or False when every such completion agrees, None ("maybe") otherwise.
+
+        Exact when the unknown keys are only tested by ``has``/``==``/``!=``/``in``/``not in``: a value that no literal
+        of the selector names behaves like any other such value, so trying "absent", every literal and one fresh
+        value covers every completion. With ``contains``/``starts with``/``ends with`` on an unknown key (or too
+        many combinations) it falls back to Kleene's three-valued logic, which never decides wrongly but may say
+        None for a selector that is in fact decided.
+        """
+        open_keys = sorted(k for k in self.label_keys if unknown(k))
+        if not open_keys:
+            return self.root.evaluate(labels, namespaced)
+        candidates: dict[str, set] = {k: {None, _FRESH} for k in open_keys}
+        patterns = False
+        stack = [self.root]
+        while stack:
+            node = stack.pop()
+            stack.extend(node.children())
+            if isinstance(node, _KEYED) and node.key in candidates:
+                if isinstance(node, (ContainsNode, StartsWithNode, EndsWithNode)):
+                    patterns = True
+                candidates[node.key].update(getattr(node, "values", None) or [getattr(node, "value", None)])
+        combos = 1
+        for values in candidates.values():
+            combos *= len(values)
+        if combos > _MAX_COMPLETIONS:
+            return _kleene(self.root, labels, unknown, namespaced)
+        base = {k: v for k, v in labels.items() if k not in candidates}
+        seen: set[bool] = set()
+        for values in itertools.product(*(tuple(candidates[k]) for k in open_keys)):
+            completion = dict(base)
+            completion.update({k: v for k, v in zip(open_keys, values) if v is not None})
+            seen.add(self.root.evaluate(completion, namespaced))
+            if len(seen) > 1:
+                return None
+        answer = seen.pop()
+        if patterns:
+            return _kleene(self.root, labels, unknown, namespaced)  # candidates may have missed a completion
+        return answer
+
     def __str__(self) -> str:
         return self._canonical
 
@@ -665,6 +708,31 @@ class Selector:
 
     def __reduce__(self):
         return (Selector, (self.root,))
+
+
+_FRESH = "\x00netaudit: a value no selector names"
+_MAX_COMPLETIONS = 4096
+
+
+def _kleene(node: Node, labels: Mapping[str, str], unknown: Callable[[str], bool], namespaced: bool) -> bool | None:
+    """Three-valued (Kleene) evaluation: a test on an unknown key is None, and None spreads through !, && and ||
+    unless the other operands decide."""
+    if isinstance(node, _KEYED):
+        return None if unknown(node.key) else node.evaluate(labels, namespaced)
+    if isinstance(node, NotNode):
+        inner = _kleene(node.operand, labels, unknown, namespaced)
+        return None if inner is None else not inner
+    if isinstance(node, (AndNode, OrNode)):
+        decisive = isinstance(node, OrNode)  # True decides an ||, False decides an &&
+        result: bool | None = not decisive
+        for op in node.operands:
+            value = _kleene(op, labels, unknown, namespaced)
+            if value is decisive:
+                return decisive
+            if value is None:
+                result = None
+        return result
+    return node.evaluate(labels, namespaced)
 
 
 @functools.lru_cache(maxsize=8192)

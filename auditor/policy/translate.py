@@ -19,6 +19,7 @@ from .calico import (
     CalicoContext,
     is_calico,
     translate_calico_policy,
+    translate_host_endpoint,
     translate_network_set,
     translate_staged_kubernetes,
     translate_tier,
@@ -45,9 +46,16 @@ def translate(state: ClusterState, options: TranslateOptions = TranslateOptions(
     calico_version = options.calico_version or state.calico_version
 
     network_sets = []
+    host_endpoints = []
     for obj in state.policies:
         try:
-            if is_calico(obj) and obj.kind in ("NetworkSet", "GlobalNetworkSet"):
+            if is_calico(obj) and obj.kind == "HostEndpoint":
+                hep, found, nets = translate_host_endpoint(obj)
+                alerts.extend(found)
+                host_endpoints.append(hep)
+                policies.networks |= nets  # a region of its own, so selectors can tell its addresses apart
+                policies.uses_ipv6 = policies.uses_ipv6 or any(n.version == 6 for n in nets)
+            elif is_calico(obj) and obj.kind in ("NetworkSet", "GlobalNetworkSet"):
                 info, found, nets = translate_network_set(obj)
                 alerts.extend(found)
                 network_sets.append(info)
@@ -61,7 +69,10 @@ def translate(state: ClusterState, options: TranslateOptions = TranslateOptions(
             alerts.append(Alert("invalid-object", f"{obj.ref.located()}: could not be read ({type(err).__name__}: "
                                 f"{err}); skipped: rules that select it by its labels cannot see its addresses",
                                 str(obj.ref), "error"))
-    ctx = CalicoContext(tuple(network_sets), {name: dict(ns.labels) for name, ns in state.namespaces.items()})
+    ctx = CalicoContext(tuple(network_sets), {name: dict(ns.labels) for name, ns in state.namespaces.items()},
+                        frozenset(name for name, ns in state.namespaces.items() if not ns.labels_known),
+                        tuple(host_endpoints))
+    policies.host_endpoints = [(hep.addresses, hep.reason) for hep in host_endpoints if hep.addresses]
 
     enforced: list[Policy] = []
     staged: list[tuple[PolicyObject, Policy | None]] = []
@@ -93,8 +104,9 @@ def translate(state: ClusterState, options: TranslateOptions = TranslateOptions(
         if is_calico(obj) and obj.kind in UNMODELLED_CALICO:
             if not hosts_reported[0]:
                 alerts.append(Alert("host-endpoints-unmodelled", f"{obj.ref.located()}: {obj.kind} objects are read "
-                                    "but not modelled: traffic to and from nodes' host interfaces is not judged",
-                                    str(obj.ref)))
+                                    "but their policy is not modelled: rule selectors match a HostEndpoint's "
+                                    "expectedIPs, and traffic to and from those addresses is unknown on the host's "
+                                    "side", str(obj.ref)))
                 hosts_reported[0] = True
             return None
         reason = f"{obj.kind} ({obj.api_version}) is not modelled"

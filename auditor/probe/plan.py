@@ -38,6 +38,9 @@ CONTROLLER_LABELS = frozenset({
 })
 
 
+EXACT_PAIRS = 50_000  # up to this many (source, destination) class pairs, every pair's probes are counted
+
+
 class PlanError(ValueError):
     """The plan's limits name something that is not there (an unknown --from or --to)."""
 
@@ -90,6 +93,7 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     left_out: int = 0  # probes beyond --max-probes
     dns_name: str = "kubernetes.default.svc.cluster.local"
+    left_out_exact: bool = True  # False: at least `left_out` (pairs past the limit were not looked at)
 
     def probes_from(self, source: ProbeSource) -> list[PlannedProbe]:
         return [p for p in self.probes if p.src_class == source.class_index]
@@ -129,15 +133,30 @@ def build_plan(analysis, options: PlanOptions = PlanOptions()) -> Plan:
             skipped.append(f"no probe to {_class_name(cls)}: {why_not}")
 
     service_ports = _service_target_ports(state)
-    per_pair: list[list[tuple]] = []
-    for source in sources:
-        for dst_class, dst_pod in destinations:
-            allowed, unknown, reasons = index.sets(source.class_index, dst_class)
-            picks = pick_ports(allowed, unknown, dst_pod, service_ports.get(dst_pod.id, ()))
-            per_pair.append([(source, dst_class, dst_pod, pick, reasons) for pick in picks])
 
-    chosen = _interleave(per_pair, options.max_probes)
-    left_out = sum(len(pair) for pair in per_pair) - len(chosen)
+    def picks_of(source, dst_class, dst_pod) -> list[tuple]:
+        allowed, unknown, reasons = index.sets(source.class_index, dst_class)
+        picks = pick_ports(allowed, unknown, dst_pod, service_ports.get(dst_pod.id, ()))
+        return [(source, dst_class, dst_pod, pick, reasons) for pick in picks]
+
+    total = len(sources) * len(destinations)
+    # Pairs in diagonal order: the first len(sources) pairs start from every source, each to another destination,
+    # so a limit spreads the probes over sources and destinations instead of spending them on the first source.
+    pairs = ((sources[k % len(sources)], *destinations[(k % len(sources) + k // len(sources)) % len(destinations)])
+             for k in range(total))
+    limit = options.max_probes
+    exact = True
+    if limit is None or total <= EXACT_PAIRS:
+        per_pair = [picks_of(*pair) for pair in pairs]
+        chosen = _interleave(per_pair, limit)
+        left_out = sum(len(pair) for pair in per_pair) - len(chosen)
+    else:
+        # Thousands of classes: only the first `limit` pairs can get a probe (each pair gets its first before any
+        # pair its second), so only they are computed. Every other pair has at least one probe left out.
+        per_pair = [picks_of(*pair) for pair, _ in zip(pairs, range(limit))]
+        chosen = _interleave(per_pair, limit)
+        left_out = sum(len(pair) for pair in per_pair) - len(chosen) + total - len(per_pair)
+        exact = False
     probes = []
     for n, (source, dst_class, dst_pod, pick, reasons) in enumerate(chosen):
         protocol, port, predicted, why = pick
@@ -148,7 +167,7 @@ def build_plan(analysis, options: PlanOptions = PlanOptions()) -> Plan:
             unknown_reasons=tuple(sorted(reasons)) if predicted == UNKNOWN else ()))
     used = {p.src_class for p in probes}
     return Plan([s for s in sources if s.class_index in used], probes, skipped, sorted(set(notes)), left_out,
-                options.dns_name)
+                options.dns_name, exact)
 
 
 def probe_labels(pod: Pod, policy_label_keys: frozenset[str] | None) -> dict[str, str]:

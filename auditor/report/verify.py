@@ -34,7 +34,8 @@ def render_plan_table(plan: Plan, pods: list[dict] | None = None) -> str:
     count = len(pods) if pods is not None else len(plan.sources)
     lines.append(f"{len(plan.probes)} probes from {count} probe pod(s) in "
                  f"{len({s.namespace for s in plan.sources})} namespace(s)"
-                 + (f"; {plan.left_out} more left out by --max-probes" if plan.left_out else ""))
+                 + (f"; {'at least ' if not plan.left_out_exact else ''}{plan.left_out} more left out by --max-probes"
+                    if plan.left_out else ""))
     lines.extend(f"skipped: {s}" for s in plan.skipped)
     lines.extend(f"note: {n}" for n in plan.notes)
     return "\n".join(lines) + "\n"
@@ -48,6 +49,7 @@ def plan_document(plan: Plan, pods: list[dict] | None = None) -> dict:
                     **({"unknownReasons": list(p.unknown_reasons)} if p.unknown_reasons else {})}
                    for p in plan.probes],
         "leftOut": plan.left_out,
+        "leftOutIsLowerBound": not plan.left_out_exact,
         "skipped": plan.skipped,
         "notes": plan.notes,
     }

@@ -63,3 +63,14 @@ def test_damaged_manifests_never_raise(objects):
     analysis.matrix_view("workload")
     run_checks(analysis)
     dns_records(state, DnsSettings())
+
+
+def test_a_tier_that_is_not_a_name_is_reported_not_raised():
+    # Found by the fuzz test above: `spec.tier: 1` next to a named tier made the tier sort compare str with int.
+    policies = [{"apiVersion": "projectcalico.org/v3", "kind": "GlobalNetworkPolicy", "metadata": {"name": name},
+                 "spec": {"tier": tier, "selector": "app == 'web'", "types": ["Ingress"],
+                          "ingress": [{"action": "Allow"}]}} for name, tier in (("a.p", 1), ("b.p", "b"))]
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "x", "labels": {"app": "web"}},
+           "spec": {"containers": [{"name": "c", "image": "i"}]}, "status": {"podIP": "10.0.0.1"}}
+    analysis = analyze(build_state([(o, "t.yaml") for o in policies + [pod]]))
+    assert any("spec.tier: 1 is not a tier name" in a.message for a in analysis.alerts)

@@ -8,6 +8,7 @@ worked out by hand from parser/ast.go and tokenizer/tokenizer.go.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import pickle
 
 import pytest
@@ -484,3 +485,69 @@ def test_arbitrary_text_parses_or_raises_syntax_error(text):
         str(err)
     else:
         assert parse(str(sel)) == parse(str(parse(str(sel))))
+
+
+# --- labels that were never read (evaluate_unknown) ---------------------------------------------------------------
+
+SMALL_KEYS = ["a", "b", "c"]
+SMALL_VALUES = ["", "x", "y", "xy", "yx"]
+small_leaves = st.one_of(
+    st.just(AllNode()),
+    st.just(GlobalNode()),
+    st.builds(HasNode, st.sampled_from(SMALL_KEYS)),
+    st.builds(EqNode, st.sampled_from(SMALL_KEYS), st.sampled_from(SMALL_VALUES)),
+    st.builds(NeNode, st.sampled_from(SMALL_KEYS), st.sampled_from(SMALL_VALUES)),
+    st.builds(InNode, st.sampled_from(SMALL_KEYS), st.lists(st.sampled_from(SMALL_VALUES), max_size=3).map(tuple)),
+    st.builds(NotInNode, st.sampled_from(SMALL_KEYS), st.lists(st.sampled_from(SMALL_VALUES), max_size=3).map(tuple)),
+    st.builds(ContainsNode, st.sampled_from(SMALL_KEYS), st.sampled_from(SMALL_VALUES)),
+    st.builds(StartsWithNode, st.sampled_from(SMALL_KEYS), st.sampled_from(SMALL_VALUES)),
+    st.builds(EndsWithNode, st.sampled_from(SMALL_KEYS), st.sampled_from(SMALL_VALUES)),
+)
+small_asts = st.recursive(small_leaves, _extend, max_leaves=8)
+PATTERNS = (ContainsNode, StartsWithNode, EndsWithNode)
+
+
+def _completions(labels, open_keys):
+    """Every way the open keys can be absent or hold a value: the literals, their concatenations, and others."""
+    domain = [None, "", "x", "y", "xy", "yx", "xyx", "zz", "x y"]
+    for values in itertools.product(domain, repeat=len(open_keys)):
+        done = {k: v for k, v in labels.items() if k not in open_keys}
+        done.update({k: v for k, v in zip(open_keys, values) if v is not None})
+        yield done
+
+
+def _uses_pattern_on(node, keys):
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, PATTERNS) and n.key in keys:
+            return True
+        stack.extend(n.children())
+    return False
+
+
+@settings(max_examples=400)
+@given(small_asts, st.dictionaries(st.sampled_from(SMALL_KEYS), st.sampled_from(SMALL_VALUES), max_size=3),
+       st.sets(st.sampled_from(SMALL_KEYS)), st.booleans())
+def test_evaluate_unknown_never_decides_wrongly_and_is_exact_without_patterns(ast, labels, open_keys, namespaced):
+    sel = Selector(ast)
+    got = sel.evaluate_unknown(labels, lambda k: k in open_keys, namespaced=namespaced)
+    keys = sorted(open_keys)
+    results = {oracle(ast, done, namespaced) for done in _completions(labels, keys)}
+    if got is not None:
+        assert results == {got}, f"{sel}: decided {got}, but completions give {results}"
+    elif not _uses_pattern_on(ast, open_keys):
+        assert len(results) == 2, f"{sel}: maybe, but every completion gives {results}"
+    if not open_keys:
+        assert got is oracle(ast, labels, namespaced)
+
+
+def test_evaluate_unknown_examples():
+    unknown = {"pcns.team"}.__contains__
+    assert parse("pcns.team == 'b'").evaluate_unknown({}, unknown) is None
+    assert parse("pcns.team == 'b' || pcns.team != 'b'").evaluate_unknown({}, unknown) is True  # a tautology
+    assert parse("pcns.team in {}").evaluate_unknown({}, unknown) is False
+    assert parse("pcns.projectcalico.org/name == 'q'").evaluate_unknown(
+        {"pcns.projectcalico.org/name": "q"}, unknown) is True
+    assert parse("pcns.team == 'b' && app == 'x'").evaluate_unknown({"app": "y"}, unknown) is False
+    assert parse("pcns.team starts with 'a' && pcns.team ends with 'b'").evaluate_unknown({}, unknown) is None

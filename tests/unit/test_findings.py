@@ -283,3 +283,18 @@ def test_long_service_account_and_unmodelled_fields():
     http = {"apiVersion": "projectcalico.org/v3", "kind": "NetworkPolicy", "metadata": {"name": "h", "namespace": "x"},
             "spec": {"selector": "all()", "ingress": [{"action": "Allow", "http": {"methods": ["GET"]}}]}}
     assert "unmodelled" in codes(BASE + [http]) and "unmodelled" not in codes(BASE)
+
+
+def test_global_in_a_gnp_namespace_selector_is_refused_by_the_v3_api_only():
+    # libcalico-go/lib/validator/v3/validator.go refuses global() in a GNP's own namespaceSelector; a raw
+    # crd.projectcalico.org/v1 object is stored as written and Felix evaluates global() as true (CAL-C6).
+    def gnp(api_version):
+        return {"apiVersion": api_version, "kind": "GlobalNetworkPolicy", "metadata": {"name": "g"},
+                "spec": {"selector": "app == 'a'", "namespaceSelector": "global()", "types": ["Ingress"]}}
+
+    def alerts(obj):
+        return [a for a in analyze(build_state([(o, "t.yaml:1") for o in BASE + [obj]])).alerts
+                if "global()" in a.message]
+
+    assert len(alerts(gnp("projectcalico.org/v3"))) == 1
+    assert alerts(gnp("crd.projectcalico.org/v1")) == []

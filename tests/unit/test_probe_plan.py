@@ -80,15 +80,17 @@ def test_one_probe_pod_per_class_and_the_most_telling_ports():
     plan = plan_for(cluster())
     # Sources and destinations: a and b. h is hostNetwork (policies do not apply), p is not running.
     assert [s.pod.id for s in plan.sources] == ["x/a", "x/b"]
-    # Round-robin over the pairs (a,a) (a,b) (b,a) (b,b): first every pair's first probe, then the rest.
+    # Round-robin over the pairs in diagonal order, (a,a) (b,b) (a,b) (b,a), so that the first probes start from
+    # every source: first every pair's first probe, then the rest.
     assert rows(plan) == [
         # a -> a: a's ingress admits only app=b, so a's own port is denied; it is also svc-a's target port.
         ("x/a", "x/a", "TCP", 8080, DENIED),
-        # a -> b: b is not isolated; b declares no port, so the lowest TCP port stands for "everything".
+        # b -> b: b is not isolated; b declares no port, so the lowest TCP port stands for "everything".
+        ("x/b", "x/b", "TCP", 1, ALLOWED),
+        # a -> b: likewise.
         ("x/a", "x/b", "TCP", 1, ALLOWED),
         # b -> a: http (8080) is allowed; every other port is denied, the lowest stands for them.
         ("x/b", "x/a", "TCP", 8080, ALLOWED),
-        ("x/b", "x/b", "TCP", 1, ALLOWED),
         ("x/b", "x/a", "TCP", 1, DENIED),
     ]
     first = plan.probes[0]
@@ -102,9 +104,18 @@ def test_one_probe_pod_per_class_and_the_most_telling_ports():
 
 def test_max_probes_keeps_the_first_probe_of_each_pair():
     plan = plan_for(cluster(), max_probes=3)
-    assert rows(plan) == [("x/a", "x/a", "TCP", 8080, DENIED), ("x/a", "x/b", "TCP", 1, ALLOWED),
-                          ("x/b", "x/a", "TCP", 8080, ALLOWED)]
-    assert plan.left_out == 2
+    assert rows(plan) == [("x/a", "x/a", "TCP", 8080, DENIED), ("x/b", "x/b", "TCP", 1, ALLOWED),
+                          ("x/a", "x/b", "TCP", 1, ALLOWED)]
+    assert plan.left_out == 2  # b -> a: 8080 allowed and 1 denied
+
+
+def test_a_limit_on_thousands_of_pairs_spreads_over_sources_and_counts_the_rest_as_a_lower_bound(monkeypatch):
+    from auditor.probe import plan as plan_module
+    monkeypatch.setattr(plan_module, "EXACT_PAIRS", 3)  # 4 pairs: past the exact count, as at 10,000 classes
+    plan = plan_for(cluster(), max_probes=2)
+    assert rows(plan) == [("x/a", "x/a", "TCP", 8080, DENIED), ("x/b", "x/b", "TCP", 1, ALLOWED)]
+    # Looked at: the two pairs that got a probe (one probe each). Not looked at: 2 pairs, at least 1 probe each.
+    assert (plan.left_out, plan.left_out_exact) == (2, False)
 
 
 def test_probe_labels_copy_what_policies_read_and_never_controller_labels():
