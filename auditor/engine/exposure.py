@@ -73,11 +73,13 @@ class ExposureEntry:
     hops: tuple = ()
     notes: tuple = ()
     target: PortSet | None = None  # a path's backend target port, allowed or not
+    peer_key: tuple = ()  # `peer` and `unless` as text, computed once (entries are merged by it)
 
     @property
     def key(self) -> tuple:
-        return (self.endpoint, self.direction, json.dumps(self.peer, sort_keys=True),
-                json.dumps(list(self.unless), sort_keys=True))
+        if not self.peer_key:
+            self.peer_key = (json.dumps(self.peer, sort_keys=True), json.dumps(list(self.unless), sort_keys=True))
+        return (self.endpoint, self.direction) + self.peer_key
 
 
 @dataclass
@@ -394,7 +396,7 @@ def _entry(term: Term, form: PeerForm, endpoint: str, direction: str) -> Exposur
         allowed=term.ports if certain else NONE, unknown=NONE if certain else term.ports,
         named=term.named if certain else frozenset(), unknown_named=frozenset() if certain else term.named,
         because=term.because, reasons=tuple(sorted(reasons)), unless=form.unless, cut_by=tuple(sorted(term.cut_by)),
-        address_dependent=not form.certain and not term.maybe)
+        address_dependent=not form.certain and not term.maybe, peer_key=form.key)
 
 
 def _union(a: ExposureEntry, b: ExposureEntry) -> ExposureEntry:

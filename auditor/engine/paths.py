@@ -177,6 +177,9 @@ class _Context:
         self.node_addresses = IpSet.of(*(ipaddress.ip_network(ip) for p in state.pods if p.host_network
                                          for ip in p.ips))
         self.pod_ips = {ip for p in state.pods for ip in p.ips}
+        self._explained: dict = {}
+        self._addresses: dict = {}
+        self._pods: dict = {}
         self.unreadable = {u.resource for u in state.unreadable}
         # Calico host endpoint policy (preDNAT, applyOnForward) can drop NodePort and load balancer traffic on the
         # node before it is DNATed to a pod; netaudit reads it but does not model it (docs/exposure.md).
@@ -199,13 +202,41 @@ class _Context:
         return None
 
     def explain_side(self, source: str, backend: Backend, side: str = "ingress") -> list[str]:
+        """The deciding lines of `explain` for source -> backend on its target port ("egress of SOURCE: ...",
+        "ingress: ..."). Backends whose classes the same policies govern get the same walk, so it is explained
+        once for all of them."""
         from .explain import EndpointNotFound, explain
+        index = self.backend_class(backend)
+        key = (source, id(self.ingress_terms.get(index)), backend.protocol, backend.target_port, side)
+        found = self._explained.get(key)
+        if found is not None:
+            return found
         try:
             exp = explain(self.analysis, source, backend.pod.id, backend.protocol, backend.target_port)
         except EndpointNotFound:
             return []
-        traces = [exp.egress, exp.ingress] if side == "both" else [exp.ingress]
-        return [f"{t.direction} of {t.endpoint}: {t.verdict}: {t.summary}" for t in traces if t.summary]
+        found = []
+        if side == "both" and exp.egress.summary:
+            found.append(f"egress of {exp.egress.endpoint}: {exp.egress.verdict}: {exp.egress.summary}")
+        if exp.ingress.summary:
+            found.append(f"ingress: {exp.ingress.verdict}: {exp.ingress.summary}")
+        self._explained[key] = found
+        return found
+
+    def addresses_allowed(self, backend: Backend, probe: PortSet) -> tuple[IpSet, IpSet]:
+        key = (self.backend_class(backend), probe)
+        found = self._addresses.get(key)
+        if found is None:
+            found = self._addresses[key] = addresses_allowed(self.ingress_terms[key[0]], probe)
+        return found
+
+    def pods_matching(self, labels: dict[str, str]) -> list[Pod]:
+        key = tuple(sorted(labels.items()))
+        found = self._pods.get(key)
+        if found is None:
+            found = self._pods[key] = [pod for pod in self.analysis.state.pods
+                                       if all(pod.labels.get(k) == v for k, v in labels.items())]
+        return found
 
 
 def external_paths(analysis, controllers: Sequence[ControllerSpec] = ()) -> list[ExternalPath]:
@@ -274,8 +305,7 @@ def _usable(ctx: _Context, path: ExternalPath, spb) -> bool:
 
 def _client_hop(ctx: _Context, path: ExternalPath) -> Hop:
     """The backend sees the client's address: which clients of the path does its ingress admit?"""
-    index = ctx.backend_class(path.backend)
-    allowed, maybe = addresses_allowed(ctx.ingress_terms[index], path.probe)
+    allowed, maybe = ctx.addresses_allowed(path.backend, path.probe)
     got = path.clients & allowed
     unsure = (path.clients & maybe) - got
     seen = {"kind": "External", "clients": True}
@@ -296,8 +326,7 @@ def _client_hop(ctx: _Context, path: ExternalPath) -> Hop:
 
 def _node_hop(ctx: _Context, path: ExternalPath) -> Hop:
     """externalTrafficPolicy Cluster, backend on another node: the backend sees the receiving node's address."""
-    index = ctx.backend_class(path.backend)
-    allowed, maybe = addresses_allowed(ctx.ingress_terms[index], path.probe)
+    allowed, maybe = ctx.addresses_allowed(path.backend, path.probe)
     nodes = ctx.node_addresses
     seen = {"kind": "Nodes"}
     text = "a node's address (kube-proxy SNAT: the node that received the traffic)"
@@ -329,12 +358,6 @@ def _node_hop(ctx: _Context, path: ExternalPath) -> Hop:
 
 
 # --- controllers (Ingress, Gateway) ---------------------------------------------------------------------------------
-def _pods_matching(ctx: _Context, labels: dict[str, str], namespace: str | None = None) -> list[Pod]:
-    return [pod for pod in ctx.analysis.state.pods
-            if (namespace is None or pod.namespace == namespace)
-            and all(pod.labels.get(k) == v for k, v in labels.items())]
-
-
 def _user_controller_pods(ctx: _Context) -> list[Pod]:
     return [pod for spec in ctx.controllers for pod in ctx.analysis.state.pods
             if pod.namespace == spec.namespace and spec.selector.matches(pod.labels)]
@@ -368,7 +391,7 @@ def _ingress_controller(ctx: _Context, ing: Ingress) -> tuple[str | None, list[P
         return controller, _user_controller_pods(ctx), notes
     pods: list[Pod] = []
     for labels in CONTROLLER_PODS.get(controller or "", ()):
-        pods = _pods_matching(ctx, labels)
+        pods = ctx.pods_matching(labels)
         if pods:
             break
     if controller in OUTSIDE_CONTROLLERS:

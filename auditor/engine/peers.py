@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Iterable, Mapping
 
 from ..model import NAMESPACE_NAME_LABEL
@@ -867,7 +867,7 @@ class PeerForm:
     unless: tuple = ()
     certain: bool = True
 
-    @property
+    @cached_property
     def key(self) -> tuple:
         import json
         return (json.dumps(self.peer, sort_keys=True), json.dumps(list(self.unless), sort_keys=True))

@@ -71,10 +71,20 @@ def check_route_blocked(analysis) -> list[Finding]:
         out.append(finding(
             "route-blocked-by-policy", f"{what} sends traffic to {path.service} on "
             f"{path.backend.target_port}/{path.backend.protocol}, but its controller {path.controller} cannot reach "
-            f"{workload}: {decided or 'denied'}", [workload, f"{via} {obj}"] + ([route] if route else []),
+            f"{workload}: {_blocking(decided, workload)}", [workload, f"{via} {obj}"] + ([route] if route else []),
             f"allow ingress to {workload} from the controller's pods ({', '.join(path.controller_pods[:3])}) on "
             f"{path.backend.target_port}/{path.backend.protocol}, and the controller's egress to it"))
     return out
+
+
+def _blocking(line: str, workload: str) -> str:
+    """explain's deciding line ("ingress: denied: RULE" / "egress of POD: denied: RULE") for a finding."""
+    if line.startswith("ingress: denied: "):
+        return f"{workload}'s ingress: {line[len('ingress: denied: '):]}"
+    if line.startswith("egress of ") and ": denied: " in line:
+        who, rule = line[len("egress of "):].split(": denied: ", 1)
+        return f"{who}'s egress: {rule}"
+    return line or "denied"
 
 
 def check_nodeport_bypass(analysis) -> list[Finding]:
