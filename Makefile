@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: install
-	$(VENV)/bin/netaudit matrix --manifests examples/shop/
+	$(VENV)/bin/netaudit matrix --manifests examples/shop/ --level workload
 
 test: install apiserver kind-bin
 	$(PY) -m pytest -q $(PYTEST_ARGS)

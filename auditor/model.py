@@ -68,10 +68,12 @@ class Alert:
     code: str
     message: str
     object: str = ""
-    severity: str = "warning"  # "warning" | "error" | "info" (a fact worth saying, not a problem)
+    severity: str = "warning"  # "warning" | "error": an error means some input was not read (it was skipped);
+    # "info": a fact worth saying, not a problem (the Gateway API CRDs are not installed)
+    source: str = ""  # "path:line" of what it is about, when known
 
     def to_json(self) -> dict:
-        return {"code": self.code, "message": self.message, "object": self.object}
+        return {"code": self.code, "message": self.message, "object": self.object, "severity": self.severity}
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,17 @@ class Pod:
     dns_policy: str = "ClusterFirst"
     representative: bool = False  # created from a workload manifest, not a real Pod
     source: str = ""
+    # What of the pod could not be read (each one is also an error alert), and what becomes unknown because of it:
+    uncertain_labels: tuple[str, ...] = ()  # label keys whose values are unknown ("*": every label)
+    uncertain_ports: tuple[tuple[str | None, str | None, int | None], ...] = ()  # container ports read in part:
+    #   (name, protocol, number), None where unknown; rules naming a port may or may not match them
+    uncertain_identity: bool = False  # its IPs or service account are unknown: what ipBlocks and Calico read
+    opaque: bool = False  # hostNetwork or the whole spec is unknown: any policy may or may not select it
+    unreadable: tuple[str, ...] = ()  # "field: problem", for the reasons of unknown verdicts
+
+    @property
+    def uncertain(self) -> bool:
+        return bool(self.uncertain_labels or self.uncertain_ports or self.uncertain_identity or self.opaque)
 
     @property
     def id(self) -> str:

@@ -45,7 +45,8 @@ def source_options(func):
                   help="Evaluate Calico staged policies as if they were enforced (a preview).")
     @click.option("--calico-version", metavar="X.Y",
                   help="Judge as this Calico version does (offline; live clusters report their own).")
-    @click.option("-q", "--quiet", is_flag=True, help="Do not print warnings on stderr.")
+    @click.option("-q", "--quiet", is_flag=True,
+                  help="Do not print warnings on stderr. Errors (input that was skipped) are always printed.")
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         return func(*args, **kwargs)
@@ -68,8 +69,13 @@ def progress_enabled() -> bool:
     return sys.stderr.isatty()
 
 
-def load_state(manifests, snapshot, kubeconfig, context, namespaces: tuple[str, ...] = ()) -> ClusterState:
-    """Read the cluster state from manifests, a snapshot or the live cluster; InputError when nothing is usable."""
+OFFLINE_HINT = "or read manifests with -f PATH (or a snapshot with --snapshot FILE)"
+
+
+def load_state(manifests, snapshot, kubeconfig, context, namespaces: tuple[str, ...] = (),
+               offline_hint: str = OFFLINE_HINT) -> ClusterState:
+    """Read the cluster state from manifests, a snapshot or the live cluster; InputError when nothing is usable.
+    `offline_hint`: what the command accepts instead of a cluster, said when there is none."""
     from ..sources.manifests import ManifestError
     say("reading " + ("manifests" if manifests else "snapshot" if snapshot else "the cluster"))
     if manifests and snapshot:
@@ -90,7 +96,7 @@ def load_state(manifests, snapshot, kubeconfig, context, namespaces: tuple[str, 
                 state = load_live(kubeconfig=kubeconfig, context=context, progress=progress_enabled(),
                                   namespaces=tuple(namespaces))
             except LiveSourceError as err:
-                raise InputError(str(err)) from None
+                raise InputError(f"{err}, {offline_hint}" if err.no_cluster and offline_hint else str(err)) from None
     except ManifestError as err:
         raise InputError(str(err)) from None
     say("")
@@ -117,12 +123,18 @@ def load_path(path: str) -> ClusterState:
 
 
 def print_alerts(alerts, quiet: bool, limit: int = 20) -> None:
-    if quiet or not alerts:
+    """Errors (input that was skipped: the result is incomplete) always, every one of them; warnings unless -q,
+    the first `limit` of them."""
+    errors = [a for a in alerts if a.severity == "error"]
+    for alert in errors:
+        click.echo(f"error: {alert.message}", err=True)
+    if quiet:
         return
-    for alert in alerts[:limit]:
+    warnings = [a for a in alerts if a.severity != "error"]
+    for alert in warnings[:limit]:
         click.echo(f"{alert.severity}: {alert.message}", err=True)
-    if len(alerts) > limit:
-        click.echo(f"... and {len(alerts) - limit} more warnings (see `-o json`)", err=True)
+    if len(warnings) > limit:
+        click.echo(f"... and {len(warnings) - limit} more warnings (see `-o json`)", err=True)
 
 
 def analyze_state(state, promote_staged, calico_version):

@@ -122,7 +122,9 @@ def verify(manifests, snapshot, kubeconfig, context, namespaces, all_namespaces,
     settings = ProbeSettings(image=probe_image, timeout=probe_timeout, tries=tries,
                              node_selector=_key_values(node_selector, "--node-selector"),
                              tolerations=_tolerations(tolerations))
-    state = load_state(manifests, snapshot, kubeconfig, context)
+    hint = "or plan from manifests: add -f PATH" if dry_run else \
+        "or see the plan without a cluster: netaudit verify --dry-run -f PATH"
+    state = load_state(manifests, snapshot, kubeconfig, context, offline_hint=hint)
     result = analyze_state(state, promote_staged, calico_version)
     settings_dns, _ = dns_settings(state)
     options = PlanOptions(namespaces=shown_namespaces(namespaces, all_namespaces), source=from_, destination=to,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Iterable
 
 from ..model import Alert, ClusterState, Pod
@@ -44,8 +45,16 @@ class Universe:
     pod_mask: int
     all_mask: int
     class_of_pod: dict[str, int]  # pod id -> class index
-    port_profile_masks: dict[frozenset, int]
+    port_profile_masks: dict[tuple, int]  # (named ports, uncertain ports) -> classes that have exactly those
     alerts: list[Alert] = field(default_factory=list)
+    uncertain_by_reason: dict[str, int] = field(default_factory=dict)  # pod classes something of was not read
+
+    @cached_property
+    def uncertain_mask(self) -> int:
+        mask = 0
+        for bits in self.uncertain_by_reason.values():
+            mask |= bits
+        return mask
 
     def region_class(self, address: str) -> EndpointClass:
         region = self.address_space.region_of(address)
@@ -67,20 +76,20 @@ def selector_label_keys(policies: PolicySet) -> frozenset[str] | None:
             for rule in direction_rules or ():
                 matchers.extend((rule.peer, rule.local))
         for matcher in matchers:
-            found = _pod_label_keys(matcher)
+            found = pod_label_keys(matcher)
             if found is None:
                 return None
             keys |= found
     return frozenset(keys)
 
 
-def _pod_label_keys(matcher) -> frozenset[str] | None:
+def pod_label_keys(matcher) -> frozenset[str] | None:
     if isinstance(matcher, PodSelection):
         return matcher.pod_selector.label_keys if matcher.pod_selector is not None else frozenset()
     if isinstance(matcher, AnyOf):
-        parts = [_pod_label_keys(m) for m in matcher.options]
+        parts = [pod_label_keys(m) for m in matcher.options]
     elif isinstance(matcher, AllOf):
-        parts = [_pod_label_keys(m) for m in matcher.parts]
+        parts = [pod_label_keys(m) for m in matcher.parts]
     else:
         return getattr(matcher, "pod_label_keys", frozenset())
     if any(p is None for p in parts):
@@ -129,9 +138,17 @@ def build_universe(state: ClusterState, policies: PolicySet, *, init_container_p
                           if p.name and p.name in port_names and (init_container_ports or not p.init_container))
         ns_labels = dict(state.namespace_labels(pod.namespace))
         sa_key = (pod.namespace, pod.service_account)
+        # What could not be read of the pod, as far as some policy could care.
+        uncertain_labels = frozenset(k for k in pod.uncertain_labels if keys is None or k == "*" or k in keys)
+        uncertain_ports = frozenset(u for u in pod.uncertain_ports if port_names and (u[0] is None or
+                                                                                      u[0] in port_names))
+        uncertain = bool(uncertain_labels or uncertain_ports or pod.uncertain_identity or pod.opaque)
+        reason = f"{pod.workload_id}: could not be read: {'; '.join(pod.unreadable[:3]) or 'see the errors'}" \
+            if uncertain else ""
         key = (pod.namespace, tuple(sorted(labels.items())), pod.service_account,
                tuple(sorted(sa_labels.get(sa_key, {}).items())), pod.host_network, frozenset(regions), named,
-               bool(pod.ips))
+               bool(pod.ips)) + ((uncertain_labels, uncertain_ports, pod.uncertain_identity, pod.opaque, reason)
+                                 if uncertain else ())
         cls = groups.get(key)
         if cls is None:
             info = EndpointInfo(
@@ -139,7 +156,8 @@ def build_universe(state: ClusterState, policies: PolicySet, *, init_container_p
                 namespace_labels_known=state.namespace_labels_known(pod.namespace), labels=labels,
                 service_account=pod.service_account, service_account_labels=sa_labels.get(sa_key, {}),
                 regions=frozenset(regions), addresses=addresses, host_network=pod.host_network,
-                named_ports=named, key=key)
+                named_ports=named, key=key, uncertain_labels=uncertain_labels, uncertain_ports=uncertain_ports,
+                uncertain_identity=pod.uncertain_identity, opaque=pod.opaque, uncertain_reason=reason)
             cls = EndpointClass(len(ordered), info)
             groups[key] = cls
             ordered.append(cls)
@@ -154,12 +172,17 @@ def build_universe(state: ClusterState, policies: PolicySet, *, init_container_p
         ordered.append(EndpointClass(len(ordered), info, region=region))
 
     by_namespace: dict[str, int] = {}
-    profiles: dict[frozenset, int] = {}
+    profiles: dict[tuple, int] = {}
+    uncertain_by_reason: dict[str, int] = {}
     for cls in ordered:
         bit = 1 << cls.index
         if not cls.external:
             by_namespace[cls.info.namespace] = by_namespace.get(cls.info.namespace, 0) | bit
-        profiles[cls.info.named_ports] = profiles.get(cls.info.named_ports, 0) | bit
+        profile = (cls.info.named_ports, cls.info.uncertain_ports)
+        profiles[profile] = profiles.get(profile, 0) | bit
+        if cls.info.uncertain:
+            reason = cls.info.uncertain_reason
+            uncertain_by_reason[reason] = uncertain_by_reason.get(reason, 0) | bit
     all_mask = (1 << len(ordered)) - 1
     return Universe(ordered, space, pod_count, by_namespace, (1 << pod_count) - 1, all_mask, class_of_pod,
-                    profiles, alerts)
+                    profiles, alerts, uncertain_by_reason)

@@ -27,8 +27,8 @@ class FlowChange:
     src: str
     dst: str
     opened: PortSet  # allowed now, not before
-    closed: PortSet  # allowed before, not now
-    unknown_now: PortSet  # unknown now, known before
+    closed: PortSet  # allowed before, denied now
+    unknown_now: PortSet  # unknown now, known (allowed or denied) before
     before: PortSet = NONE
     after: PortSet = NONE
 
@@ -238,10 +238,12 @@ def _value(row, dst_mask: int) -> tuple[PortSet, PortSet]:
 
 
 def _change(before, before_unknown, after, after_unknown, visible) -> tuple | None:
-    """(opened, closed, unknown_now, before, after), or None when nothing the output shows changed."""
+    """(opened, closed, unknown_now, before, after), or None when nothing the output shows changed.
+
+    A port allowed before and unknown now is newly unknown, not newly denied: nobody knows it is closed."""
     opened = (after - before) & visible
-    closed = (before - after) & visible
-    unknown_now = (after_unknown - before_unknown - before) & visible
+    closed = (before - after - after_unknown) & visible
+    unknown_now = (after_unknown - before_unknown) & visible
     if not (opened or closed or unknown_now):
         return None
     return opened, closed, unknown_now, before, after

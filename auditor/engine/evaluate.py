@@ -32,8 +32,10 @@ from ..policy.ir import (
     INGRESS,
     Action,
     AllOf,
+    AnyEndpoint,
     AnyOf,
     EndpointInfo,
+    NoEndpoint,
     PodSelection,
     Policy,
     PolicySet,
@@ -43,7 +45,7 @@ from ..policy.ir import (
     tri_and,
 )
 from ..sets.ports import NONE, PortSet, port_atoms
-from .classes import Universe
+from .classes import Universe, pod_label_keys
 from .selection import ClassIndex, select
 
 ALL = PortSet.all()
@@ -120,6 +122,7 @@ class Applicable:
     policy: Policy
     selected: Tri
     local: tuple[Tri, ...]  # per rule: the rule's `local` condition on this endpoint
+    why: frozenset[str] = frozenset()  # why `selected` or a `local` is a maybe because of the endpoint itself
 
 
 def unknown_reasons(matcher) -> frozenset[str]:
@@ -158,8 +161,42 @@ class Evaluator:
         result = select(self.index, matcher, self.mask)
         if result is None:
             result = self._mask_by_class(matcher)
+        if self.universe.uncertain_mask:
+            affected = self._uncertain_for(matcher)
+            if affected:
+                result = (result[0] & ~affected, result[1] | affected)
         self._masks[matcher] = result
         return result
+
+    def _uncertain_for(self, matcher) -> int:
+        """The pod classes for which `matcher` can only answer maybe, because what it reads of them could not be
+        read (model.Pod: uncertain labels, opaque). AnyOf/AllOf get it from their parts; a PodSelection only
+        within the namespaces it reaches (namespaces are always known)."""
+        if isinstance(matcher, (AnyEndpoint, NoEndpoint, UnknownEndpoint, AnyOf, AllOf)):
+            return 0
+        uni = self.universe
+        scope = uni.uncertain_mask
+        if isinstance(matcher, PodSelection):
+            where = PodSelection(matcher.namespace, matcher.namespace_selector, None)
+            if where != matcher:
+                yes, maybe = self.mask(where)
+                scope &= yes | maybe
+        keys = pod_label_keys(matcher)
+        affected = 0
+        for i in uni.indices(scope):
+            if _depends(uni.classes[i].info, matcher, keys):
+                affected |= 1 << i
+        return affected
+
+    def local_tri(self, matcher, info: EndpointInfo) -> Tri:
+        """A rule's condition on the endpoint a policy protects, three-valued like `mask`."""
+        if matcher is ANY:
+            return True
+        answer = matcher.match(info)
+        if info.uncertain and not isinstance(matcher, (NoEndpoint, UnknownEndpoint)) and \
+                _depends(info, matcher, pod_label_keys(matcher)):
+            return None
+        return answer
 
     @cached_property
     def index(self) -> ClassIndex:
@@ -233,8 +270,10 @@ class Evaluator:
             for index in self.universe.indices((yes | maybe) & self.universe.pod_mask):
                 info = classes[index].info
                 selected: Tri = True if yes >> index & 1 else None
-                local = tuple(True if r.local is ANY else r.local.match(info) for r in rules)
-                found.setdefault(index, []).append(Applicable(policy, selected, local))
+                local = tuple(self.local_tri(r.local, info) for r in rules)
+                why = frozenset([info.uncertain_reason]) if info.uncertain and (
+                    selected is None or None in local) else frozenset()
+                found.setdefault(index, []).append(Applicable(policy, selected, local, why))
         result = {index: tuple(apps) for index, apps in found.items()}
         self._applicable[direction] = result
         return result
@@ -258,6 +297,8 @@ class Evaluator:
         if split_by_ports:
             for profile_mask in uni.port_profile_masks.values():
                 groups = _refine(groups, profile_mask, 0)
+        for uncertain_mask in uni.uncertain_by_reason.values():
+            groups = _refine(groups, uncertain_mask, 0)  # each unknown verdict names its own pod's reason
         out = []
         for group in groups:
             rep = (group & -group).bit_length() - 1
@@ -324,9 +365,10 @@ class Evaluator:
         absent", port by port. The answer is `absent` at the first policy. Exact for any number of maybe-selecting
         policies, each maybe (a selection, a rule's peer) being independent of the others (docs/semantics.md NA-M3).
         """
-        applied: dict = {frozenset([tier.default_action]): ALL}
+        peer_info = self.universe.classes[bit.bit_length() - 1].info
+        applied: dict = {tier.default_actions: ALL}
         absent: dict = {_PASS_ONLY: ALL}
-        reasons: set[str] = set()
+        reasons: set[str] = {tier.default_unknown} if tier.default_unknown else set()
         for app in reversed(apps):
             outcome = applied
             rules = app.policy.rules(direction)
@@ -339,15 +381,27 @@ class Evaluator:
                 if tri is False:
                     continue
                 ports = rule.ports_for(destination)
-                if not ports:
+                maybe_ports = rule.ports_maybe_for(destination)  # named ports of a pod whose ports were not all read
+                if not ports and not maybe_ports:
                     continue
                 if tri is True:
-                    outcome = _assign(outcome, ports, frozenset([rule.action]))
+                    if ports:
+                        outcome = _assign(outcome, ports, frozenset([rule.action]))
+                    if maybe_ports:
+                        outcome, widened = _widen(outcome, maybe_ports, rule.action)
+                        if widened:
+                            reasons.add(destination.uncertain_reason)
                 else:
-                    outcome, widened = _widen(outcome, ports, rule.action)
+                    outcome, widened = _widen(outcome, ports | maybe_ports, rule.action)
                     if widened:
                         for matcher in (rule.peer, rule.local):
                             reasons.update(unknown_reasons(matcher))
+                        if local is None:
+                            reasons.update(app.why)
+                        if peer_tri is None and peer_info.uncertain:
+                            reasons.add(peer_info.uncertain_reason)
+                        if maybe_ports:
+                            reasons.add(destination.uncertain_reason)
             if app.selected is True:
                 applied = absent = outcome
                 continue
@@ -356,6 +410,7 @@ class Evaluator:
             joined_absent, changed_absent = _join(outcome, absent)
             if changed_applied or changed_absent:
                 reasons.update(unknown_reasons(app.policy.selector))
+                reasons.update(app.why)
             applied, absent = joined_applied, joined_absent
         return absent, reasons
 
@@ -405,6 +460,19 @@ def _widen(outcome: dict, ports: PortSet, action) -> tuple[dict, bool]:
     return new, widened
 
 
+def _depends(info: EndpointInfo, matcher, keys: frozenset[str] | None) -> bool:
+    """Whether `matcher`, which reads these pod label keys (None: it cannot say), may answer differently for an
+    endpoint with what could not be read of it. Only a Kubernetes pod selection reads nothing but labels and the
+    namespace; ipBlocks and Calico's matchers also read addresses and service accounts."""
+    if info.opaque or info.uncertain_identity and not isinstance(matcher, PodSelection):
+        return True
+    if not info.uncertain_labels:
+        return False
+    if keys is None:
+        return True
+    return bool(keys) and ("*" in info.uncertain_labels or bool(keys & info.uncertain_labels))
+
+
 def _refine(groups: list[int], yes: int, maybe: int) -> list[int]:
     out = []
     no = ~(yes | maybe)
@@ -426,8 +494,9 @@ def direction_verdicts(evaluator: Evaluator, direction: str) -> list[DirectionVe
         applicable = applicable_by_class.get(cls.index, ())
         uses_names = direction == INGRESS and any(
             rule.uses_named_ports for app in applicable for rule in app.policy.rules(direction))
-        key = (tuple((id(a.policy), a.selected, a.local) for a in applicable),
-               cls.info.named_ports if uses_names else None)
+        key = (tuple((id(a.policy), a.selected, a.local, a.why) for a in applicable),
+               (cls.info.named_ports, cls.info.uncertain_ports, cls.info.uncertain_reason if
+                cls.info.uncertain_ports else "") if uses_names else None)
         verdict = by_key.get(key)
         if verdict is None:
             verdict = DirectionVerdict(direction, 0, [])

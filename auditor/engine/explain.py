@@ -28,7 +28,7 @@ class RuleStep:
     ports: str
     action: str
     peer_match: Tri
-    port_match: bool
+    port_match: Tri  # None: a named port of a pod whose container ports could not all be read
     decided: bool = False
 
 
@@ -137,6 +137,7 @@ def trace_direction(evaluator: Evaluator, direction: str, label: str, apps: tupl
         by_tier.setdefault(app.policy.tier, []).append(app)
     trace = DirectionTrace(direction, label, "", "")
     bit = 1 << peer
+    peer_info = evaluator.universe.classes[peer].info
     reasons: set[str] = set()
     finals: set[str] = set()  # the final results still possible: "Allow", "Deny"
     passing = True
@@ -158,15 +159,24 @@ def trace_direction(evaluator: Evaluator, direction: str, label: str, apps: tupl
                 yes, maybe = evaluator.mask(rule.peer)
                 peer_tri: Tri = True if yes & bit else (None if maybe & bit else False)
                 tri = tri_and(local if rule.local is not ANY else True, peer_tri)
-                port_match = probe <= rule.ports_for(destination)
-                matches[(number, position)] = (tri, port_match)
+                port_match: Tri = True if probe <= rule.ports_for(destination) else \
+                    None if probe & rule.ports_maybe_for(destination) else False
+                matches[(number, position)] = (tri_and(tri, port_match), port_match is not False)
                 rs = RuleStep(app.policy.label(), f"{direction}[{rule.index}]" if not rule.text else rule.text,
                               rule.peer.describe(), rule.ports.describe(), rule.action.value, tri, port_match)
                 step.rules.append(rs)
-                if settled or tri is False or not port_match or rule.action is Action.LOG:
+                if settled or tri is False or port_match is False or rule.action is Action.LOG:
                     continue
-                if tri is None:
-                    reasons.update(unknown_reasons(rule.peer) | unknown_reasons(rule.local))
+                if tri is None or port_match is None:
+                    # It may match (something it depends on is unknown): its action is one possible outcome.
+                    if tri is None:
+                        reasons.update(unknown_reasons(rule.peer) | unknown_reasons(rule.local))
+                        if local is None:
+                            reasons.update(app.why)
+                        if peer_tri is None and peer_info.uncertain:
+                            reasons.add(peer_info.uncertain_reason)
+                    if port_match is None:
+                        reasons.add(destination.uncertain_reason)
                 elif app.selected is True:
                     rs.decided = True
                     decided = rule.action.value
@@ -179,12 +189,15 @@ def trace_direction(evaluator: Evaluator, direction: str, label: str, apps: tupl
         possible, selection_matters = _tier_outcomes(tier, tier_apps, direction, matches)
         for app in selection_matters:
             reasons.update(unknown_reasons(app.policy.selector))
+            reasons.update(app.why)
         if decided is None and len(possible) > 1:
             decided = " or ".join(sorted(possible))
             step.how = f"tier {tier.name}: {decided}, depending on what netaudit could not read"
         elif decided is None:
             decided = tier.default_action.value
             step.how = f"no rule matched: the {tier.name} tier's default action, {decided}"
+        if tier.default_unknown:
+            reasons.add(tier.default_unknown)
         step.outcome = " or ".join(sorted(possible)) if len(possible) > 1 else next(iter(possible))
         finals |= possible - {Action.PASS.value}
         passing = Action.PASS.value in possible
@@ -216,7 +229,7 @@ def _tier_outcomes(tier: Tier, apps: list[Applicable], direction: str,
     and the maybe-selecting policies whose selection changes them. The same recurrence as evaluate.py's
     _walk_tier, on one port: backwards over the policies, with what the rest gives when the tier applies
     (`applied`) and when no earlier policy selected the endpoint (`absent`)."""
-    applied = {tier.default_action.value}
+    applied = {a.value for a in tier.default_actions}
     absent = {Action.PASS.value}
     matters = []
     for number in reversed(range(len(apps))):

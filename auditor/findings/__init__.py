@@ -28,15 +28,15 @@ from .exposure import (
     check_route_blocked,
 )
 from .finding import CATALOGUE, SEVERITIES, Finding
-from .input import check_unknown
+from .input import check_input_skipped, check_unknown
 from .isolation import check_allow_from_anywhere, check_host_network, check_isolation
 
 __all__ = ["CATALOGUE", "CHECKS", "SEVERITIES", "Finding", "run_checks"]
 
-CHECKS: tuple[Callable, ...] = (check_unknown, check_isolation, check_dead_selectors, check_named_ports,
-                                check_rules_ignored, check_ipblocks, check_allow_from_anywhere, check_rule_shadowing,
-                                check_services, check_host_network, check_policy_api_support, dns_findings,
-                                check_exposed_to_internet, check_route_blocked, check_nodeport_bypass,
+CHECKS: tuple[Callable, ...] = (check_input_skipped, check_unknown, check_isolation, check_dead_selectors,
+                                check_named_ports, check_rules_ignored, check_ipblocks, check_allow_from_anywhere,
+                                check_rule_shadowing, check_services, check_host_network, check_policy_api_support,
+                                dns_findings, check_exposed_to_internet, check_route_blocked, check_nodeport_bypass,
                                 check_exposed_to_future_pods)
 
 

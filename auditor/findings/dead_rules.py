@@ -63,10 +63,12 @@ def check_named_ports(analysis) -> list[Finding]:
                     yes, maybe = evaluator.mask(policy.selector)
                 else:
                     yes, maybe = evaluator.mask(rule.peer)
-                names = {(n, p) for i in uni.indices((yes | maybe) & uni.pod_mask)
-                         for n, p, _ in uni.classes[i].info.named_ports}
+                reached = list(uni.indices((yes | maybe) & uni.pod_mask))
+                names = {(n, p) for i in reached for n, p, _ in uni.classes[i].info.named_ports}
+                # A container port that could not be read whole may carry the name (None: unknown).
+                names |= {(n, p) for i in reached for n, p, _ in uni.classes[i].info.uncertain_ports}
                 for protocol, name in rule.ports.named:
-                    if not any(n == name and (protocol is None or p == protocol) for n, p in names):
+                    if not any(n in (name, None) and (protocol is None or p in (protocol, None)) for n, p in names):
                         where = "the pods it selects" if direction == INGRESS else "the peers it allows"
                         out.append(finding("named-port-unresolved", f"{policy.label()} {rule.text}: no container port "
                                            f"named {name!r}{'/' + protocol if protocol else ''} on {where}: it matches "

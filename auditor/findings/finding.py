@@ -50,6 +50,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "allow-from-anywhere": ("medium", "an ingress allow from 0.0.0.0/0 or from every namespace"),
     "host-network-pod": ("info", "hostNetwork pods: pod policies do not govern them"),
     "unknown-verdicts": ("high", "verdicts left unknown because something could not be read"),
+    "input-skipped": ("high", "a file, document, object or field of the input that could not be read: the audit is "
+                              "incomplete"),
     "admin-policy-ignored": ("high", "an admin policy the cluster's Calico version does not enforce"),
     "admin-policy-portability": ("low", "admin policy kinds only some Calico versions enforce"),
     "anp-named-port": ("medium", "an ANP namedPort, which Calico v3.30-v3.31 widens to every port"),

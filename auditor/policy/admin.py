@@ -86,8 +86,10 @@ def translate_admin_policy(obj: PolicyObject, calico_version: str | None = None)
     kind = obj.kind
     where = obj.ref.located()
 
-    def alert(code: str, message: str) -> None:
-        out.alerts.append(Alert(code, f"{where}: {message}", str(obj.ref)))
+    def alert(code: str, message: str, severity: str | None = None) -> None:
+        # invalid-field: a piece of the policy could not be read and is unknown (an error: input not read)
+        severity = severity or ("error" if code == "invalid-field" else "warning")
+        out.alerts.append(Alert(code, f"{where}: {message}", str(obj.ref), severity, obj.source))
 
     ignored = enforced_by_calico(kind, version)
     if ignored:
@@ -113,7 +115,7 @@ def translate_admin_policy(obj: PolicyObject, calico_version: str | None = None)
         tier, actions = BASELINE_TIER, BANP_ACTIONS
         if obj.name != "default":
             alert("invalid-field", "metadata.name: a BaselineAdminNetworkPolicy must be named 'default' (the API "
-                  "server rejects any other name); it is evaluated anyway")
+                  "server rejects any other name); it is evaluated anyway", "warning")
 
     if kind == "BaselineAdminNetworkPolicy":
         order = 1000.0

@@ -406,7 +406,8 @@ def translate_network_set(obj: PolicyObject) -> tuple[NetworkSetInfo | None, lis
             nets.append(_cidr_or_ip(text))
         except ValueError as err:
             alerts.append(Alert("invalid-field", f"{where}: spec.nets[{i}]: {text!r} is not a CIDR or IP ({err}); "
-                                "ignored", str(obj.ref)))
+                                "ignored: rules that select this set do not see the addresses it meant",
+                                str(obj.ref), "error", obj.source))
     namespace = obj.namespace if obj.kind == "NetworkSet" else None
     info = NetworkSetInfo(obj.name, namespace, dict(obj.labels or {}), IpSet.of(*nets))
     return info, alerts, set(nets)
@@ -441,15 +442,17 @@ def translate_tier(obj: PolicyObject) -> tuple[Tier | None, list[Alert]]:
                             "sorts last", str(obj.ref)))
         order = None
     action = spec.get("defaultAction") or "Deny"
-    if action not in ("Deny", "Pass"):
-        alerts.append(Alert("invalid-field", f"{obj.ref.located()}: spec.defaultAction: {action!r} is not Deny or "
-                            "Pass; read as Deny", str(obj.ref)))
-        action = "Deny"
+    unknown = ""
     if obj.name == "default" and action != "Deny":
         alerts.append(Alert("invalid-field", f"{obj.ref.located()}: the default tier's defaultAction is always "
                             "Deny", str(obj.ref)))
         action = "Deny"
-    return Tier(obj.name, float(order) if order is not None else None, ACTIONS[action]), alerts
+    elif action not in ("Deny", "Pass"):
+        unknown = (f"{obj.ref.located()}: spec.defaultAction: {action!r} is not Deny or Pass; what the tier does with "
+                   "traffic no rule matches is unknown")
+        alerts.append(Alert("invalid-field", unknown, str(obj.ref), "error", obj.source))
+        action = "Deny"
+    return Tier(obj.name, float(order) if order is not None else None, ACTIONS[action], unknown), alerts
 
 
 def translate_calico_policy(obj: PolicyObject, ctx: CalicoContext) -> Translation:
@@ -461,7 +464,10 @@ def translate_calico_policy(obj: PolicyObject, ctx: CalicoContext) -> Translatio
     namespace = (obj.namespace or "default") if namespaced else None
 
     def problem(path: str, message: str, code: str = "invalid-field") -> str:
-        out.alerts.append(Alert(code, f"{where}: {path}: {message}", str(obj.ref)))
+        """A piece that could not be read (invalid-field: an error, input not read) or is not modelled (a
+        warning); either way what it could change becomes unknown."""
+        severity = "error" if code == "invalid-field" else "warning"
+        out.alerts.append(Alert(code, f"{where}: {path}: {message}", str(obj.ref), severity, obj.source))
         return f"{obj.ref}: {path}: {message}"
 
     spec = obj.spec
@@ -545,7 +551,7 @@ def translate_calico_policy(obj: PolicyObject, ctx: CalicoContext) -> Translatio
             return ()
         if not isinstance(raw, list):
             return (Rule(Action.DENY, UnknownEndpoint(problem(f"spec.{direction}", "must be a list")), index=0),)
-        return tuple(_rule(direction, i, r, namespace, ctx, out, problem) for i, r in enumerate(raw))
+        return tuple(rule for i, r in enumerate(raw) for rule in _rule(direction, i, r, namespace, ctx, out, problem))
 
     out.policy = Policy(ref=obj.ref, tier=tier, order=float(order) if order is not None else None,
                         selector=selection, ingress=rules_for(INGRESS, ingress_raw),
@@ -681,7 +687,10 @@ def _entity(raw: object, where: str, namespace: str | None, ctx: CalicoContext, 
                         tuple(not_nets), None, ctx, " ".join(parts) or "any")
 
 
-def _ports(raw: object, where: str, protocol: str | None) -> tuple[PortSet, tuple]:
+def _ports(raw: object, where: str, protocol: str | None,
+           unreadable: list[InvalidField] | None = None) -> tuple[PortSet, tuple]:
+    """Numeric ports and (protocol, name) pairs. An entry that cannot be read raises, or, given `unreadable`, is
+    added to it and left out."""
     if not isinstance(raw, list):
         raise InvalidField(where, "must be a list of ports (numbers, 'start:end' ranges or names)")
     if protocol not in PORT_PROTOCOLS:
@@ -689,38 +698,53 @@ def _ports(raw: object, where: str, protocol: str | None) -> tuple[PortSet, tupl
     numeric = PortSet.empty()
     named = []
     for i, value in enumerate(raw):
-        if isinstance(value, bool):
-            raise InvalidField(f"{where}[{i}]", f"{value!r} is not a port")
-        if isinstance(value, int):
-            if not 0 <= value <= 65535:
-                raise InvalidField(f"{where}[{i}]", f"{value} is not a port number")
-            numeric = numeric | PortSet.ports(protocol, max(value, 1))
+        try:
+            ports, name = _port_entry(value, f"{where}[{i}]", protocol)
+        except InvalidField as err:
+            if unreadable is None:
+                raise
+            unreadable.append(err)
             continue
-        text = str(value)
-        if ":" in text:
-            low, _, high = text.partition(":")
-            if not (low.isdigit() and high.isdigit()) or int(low) > int(high) or int(high) > 65535:
-                raise InvalidField(f"{where}[{i}]", f"{text!r} is not a 'start:end' port range")
-            numeric = numeric | PortSet.ports(protocol, max(int(low), 1), int(high))
-        elif text.isdigit():
-            numeric = numeric | PortSet.ports(protocol, max(int(text), 1))
-        else:
-            named.append((protocol, text))
+        numeric = numeric | ports
+        if name is not None:
+            named.append((protocol, name))
     return numeric, tuple(named)
 
 
+def _port_entry(value: object, where: str, protocol: str) -> tuple[PortSet, str | None]:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise InvalidField(where, f"{value!r} is not a port")
+    if isinstance(value, int):
+        if not 0 <= value <= 65535:
+            raise InvalidField(where, f"{value} is not a port number")
+        return PortSet.ports(protocol, max(value, 1)), None
+    if ":" in value:
+        low, _, high = value.partition(":")
+        if not (low.isdigit() and high.isdigit()) or int(low) > int(high) or int(high) > 65535:
+            raise InvalidField(where, f"{value!r} is not a 'start:end' port range")
+        return PortSet.ports(protocol, max(int(low), 1), int(high)), None
+    if value.isdigit():
+        if int(value) > 65535:
+            raise InvalidField(where, f"{value} is not a port number")
+        return PortSet.ports(protocol, max(int(value), 1)), None
+    return PortSet.empty(), value
+
+
 def _rule(direction: str, index: int, raw: object, namespace: str | None, ctx: CalicoContext, out: Translation,
-          problem) -> Rule:
-    """One Calico rule. A field that cannot be read makes the rule a maybe without losing the fields that can: the
-    unreadable field is left out (so the rule matches at least what it really matches: never fewer ports or peers)
-    and its reason is ANDed into the peer (CAL-C8: a rule's fields are ANDed)."""
+          problem) -> list[Rule]:
+    """One Calico rule: one IR rule, or two when some destination port entries cannot be read.
+
+    A field that cannot be read makes the rule a maybe without losing the fields that can (CAL-C8: a rule's fields
+    are ANDed): an unreadable protocol, ICMP or IP version field is left out, so the rule matches at least what it
+    really matches, and its reason is ANDed into the peer; an unreadable side is unknown on its own; unreadable port
+    entries add a maybe-rule on the ports they could name, while the readable entries stay exact."""
     base = f"spec.{direction}[{index}]"
     if not isinstance(raw, Mapping):
-        return Rule(Action.DENY, UnknownEndpoint(problem(base, "must be an object")), index=index, text=base)
+        return [Rule(Action.DENY, UnknownEndpoint(problem(base, "must be an object")), index=index, text=base)]
     action = ACTIONS.get(raw.get("action"))
     if action is None:
         reason = problem(f"{base}.action", f"{raw.get('action')!r} is not Allow, Deny, Pass or Log")
-        return Rule(Action.DENY, UnknownEndpoint(reason), index=index, text=base)
+        return [Rule(Action.DENY, UnknownEndpoint(reason), index=index, text=base)]
     text = f"{base} ({raw['action']})"
     unknowns: list[str] = []
 
@@ -770,14 +794,16 @@ def _rule(direction: str, index: int, raw: object, namespace: str | None, ctx: C
         return raw.get("ipVersion")
 
     ip_version = readable(None, version_of)
-    any_side = CalicoEntity(text="any (unreadable)")
-    source = readable(any_side, _entity, raw.get("source"), f"{base}.source", namespace, ctx, out)
-    destination = readable(any_side, _entity, raw.get("destination"), f"{base}.destination", namespace, ctx, out)
+    # A side that cannot be read is unknown on its own: the rule's protocol and ports still hold (fields AND).
+    source = _side(raw.get("source"), f"{base}.source", namespace, ctx, out, problem)
+    destination = _side(raw.get("destination"), f"{base}.destination", namespace, ctx, out, problem)
     dst_raw = raw.get("destination") if isinstance(raw.get("destination"), Mapping) else {}
     named: tuple = ()
+    unreadable_ports: list[InvalidField] = []
+    protocol_ports = numeric  # what the rule matches before its port list narrows it
     if dst_raw.get("ports") is not None:
         ports_numeric, named = readable((PortSet.all(), ()), _ports, dst_raw["ports"], f"{base}.destination.ports",
-                                        protocol)
+                                        protocol, unreadable_ports)
         numeric = numeric & ports_numeric
     not_ports = None
     if dst_raw.get("notPorts") is not None:
@@ -805,13 +831,31 @@ def _rule(direction: str, index: int, raw: object, namespace: str | None, ctx: C
     if unknowns:
         peer = AllOf((peer, UnknownEndpoint("; ".join(unknowns))))
     rule_text = f"{text} {peer_side} {peer.describe()}"
-    return Rule(action, peer, ports, not_ports, local if local.uses_identity or local.nets or local.not_nets
-                or local.not_selector is not None or local.ip_version else ANY, index=index, text=rule_text)
+    if isinstance(local, CalicoEntity) and not (local.uses_identity or local.nets or local.not_nets or
+                                                local.not_selector is not None or local.ip_version):
+        local = ANY
+    if not unreadable_ports:
+        return [Rule(action, peer, ports, not_ports, local, index=index, text=rule_text)]
+    # Port entries that cannot be read: the rule stays exact on the others, and may also match (with its action,
+    # for the peers it matches) any port of its protocol those entries could name.
+    reason = "; ".join(problem(err.field, err.message) for err in unreadable_ports)
+    rules = [Rule(action, peer, ports, not_ports, local, index=index, text=rule_text)] if numeric or named else []
+    rules.append(Rule(action, AllOf((peer, UnknownEndpoint(reason))), PortSpec(protocol_ports), not_ports,
+                      local, index=index, text=f"{rule_text} (its unreadable ports)"))
+    return rules
 
 
-def _with_version(entity: CalicoEntity, version: int) -> CalicoEntity:
+def _with_version(entity, version: int):
     from dataclasses import replace
-    return replace(entity, ip_version=version)
+    return replace(entity, ip_version=version) if isinstance(entity, CalicoEntity) else entity
+
+
+def _side(raw: object, where: str, namespace: str | None, ctx: CalicoContext, out: Translation, problem):
+    """A rule's source or destination; an UnknownEndpoint (with an error) when it cannot be read."""
+    try:
+        return _entity(raw, where, namespace, ctx, out)
+    except InvalidField as err:
+        return UnknownEndpoint(problem(err.field, err.message))
 
 
 def _unknown_policy(obj: PolicyObject, namespace: str | None, reason: str, staged: bool,

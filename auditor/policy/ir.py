@@ -17,7 +17,7 @@ from typing import Mapping, Optional, Protocol
 
 from ..model import NAMESPACE_NAME_LABEL, ObjectRef
 from ..sets.addresses import IpSet, Network
-from ..sets.ports import PortSet, canonical_protocol
+from ..sets.ports import PORT_PROTOCOLS, PortSet, canonical_protocol
 from .labels import LabelSelector
 
 Tri = Optional[bool]  # True, False, or None = maybe
@@ -63,6 +63,17 @@ class EndpointInfo:
     host_network: bool = False
     named_ports: frozenset[tuple[str, str, int]] = frozenset()  # (name, protocol, port)
     key: tuple = ()  # the equivalence key the engine built this from (identity for caching)
+    # What could not be read of it (a pod whose manifest was damaged; see model.Pod): matchers that read it answer
+    # "maybe" for it (the engine sees to that, so matchers need not know), and so do its named ports.
+    uncertain_labels: frozenset[str] = frozenset()  # label keys whose values are unknown ("*": every label)
+    uncertain_ports: frozenset[tuple] = frozenset()  # (name, protocol, number) of ports read in part; None = unknown
+    uncertain_identity: bool = False  # its IPs or service account: matchers other than pod selections may differ
+    opaque: bool = False  # anything but its namespace may be other than read
+    uncertain_reason: str = field(default="", compare=False)
+
+    @property
+    def uncertain(self) -> bool:
+        return bool(self.uncertain_labels or self.uncertain_ports or self.uncertain_identity or self.opaque)
 
 
 class Matcher(Protocol):
@@ -254,6 +265,22 @@ class PortSpec:
                     result = result | PortSet.ports(port_protocol, number)
         return result
 
+    def maybe(self, destination: EndpointInfo) -> PortSet:
+        """Ports beyond `resolve` that a named port may also stand for on this destination: those of container
+        ports that could not be read whole (what is unknown of them may be this name, protocol or number)."""
+        if not self.named or not destination.uncertain_ports:
+            return PortSet.empty()
+        result = PortSet.empty()
+        for protocol, name in self.named:
+            for port_name, port_protocol, number in destination.uncertain_ports:
+                if port_name is not None and port_name != name:
+                    continue
+                if protocol is not None and port_protocol is not None and port_protocol != protocol:
+                    continue
+                for proto in (protocol,) if protocol else (port_protocol,) if port_protocol else PORT_PROTOCOLS:
+                    result = result | (PortSet.ports(proto, number) if number else PortSet.protocol(proto))
+        return result - self.resolve(destination)
+
     def describe(self) -> str:
         if self.is_all:
             return "all ports"
@@ -278,10 +305,21 @@ class Rule:
     text: str = ""  # how the rule reads in the source, for explain
 
     def ports_for(self, destination: EndpointInfo) -> PortSet:
+        """The ports this rule surely matches on `destination`."""
         ports = self.ports.resolve(destination)
         if self.not_ports is not None:
-            ports = ports - self.not_ports.resolve(destination)
+            ports = ports - self.not_ports.resolve(destination) - self.not_ports.maybe(destination)
         return ports
+
+    def ports_maybe_for(self, destination: EndpointInfo) -> PortSet:
+        """The ports this rule may or may not match on `destination` (named ports of a pod whose container ports
+        could not all be read); disjoint from `ports_for`."""
+        if not destination.uncertain_ports or not self.uses_named_ports:
+            return PortSet.empty()
+        could = self.ports.resolve(destination) | self.ports.maybe(destination)
+        if self.not_ports is not None:
+            could = could - self.not_ports.resolve(destination)
+        return could - self.ports_for(destination)
 
     @property
     def uses_named_ports(self) -> bool:
@@ -315,6 +353,12 @@ class Tier:
     name: str
     order: float | None
     default_action: Action = Action.DENY  # DENY or PASS
+    default_unknown: str = ""  # why the default action could not be read: then it may be Deny or Pass
+
+    @property
+    def default_actions(self) -> frozenset:
+        """What a port no rule matched may end in: the default action, or Deny and Pass when it is unknown."""
+        return frozenset([Action.DENY, Action.PASS]) if self.default_unknown else frozenset([self.default_action])
 
     @property
     def sort_key(self) -> tuple:

@@ -62,8 +62,9 @@ def translate_network_policy(obj: PolicyObject) -> Translation:
     namespace = obj.namespace or "default"
 
     def problem(field_path: str, message: str, code: str = "invalid-field") -> str:
+        """A piece that could not be read: an error (input not read); what it could change becomes unknown."""
         text = f"{field_path}: {message}"
-        out.alerts.append(Alert(code, f"{where}: {text}", str(obj.ref)))
+        out.alerts.append(Alert(code, f"{where}: {text}", str(obj.ref), "error", obj.source))
         return text
 
     spec = obj.spec
@@ -112,7 +113,7 @@ def translate_network_policy(obj: PolicyObject) -> Translation:
         if not isinstance(raw, list):
             reason = problem(f"spec.{direction}", "must be a list of rules")
             return (Rule(Action.ALLOW, UnknownEndpoint(reason), index=0, text=f"{direction} (invalid)"),)
-        return tuple(_rule(direction, i, r, namespace, out, problem) for i, r in enumerate(raw))
+        return tuple(rule for i, r in enumerate(raw) for rule in _rule(direction, i, r, namespace, out, problem))
 
     out.policy = Policy(
         ref=obj.ref,
@@ -145,12 +146,14 @@ def _policy_types(raw: object, egress_raw: object) -> tuple[str, ...]:
     return tuple(types)
 
 
-def _rule(direction: str, index: int, raw: object, namespace: str, out: Translation, problem) -> Rule:
+def _rule(direction: str, index: int, raw: object, namespace: str, out: Translation, problem) -> list[Rule]:
+    """One rule of the API; two in the IR when some of its port entries cannot be read: the rule on the ports
+    that can (exact), and a maybe-match of its peers on whatever the unreadable entries could name."""
     base = f"spec.{direction}[{index}]"
     peers_key = "from" if direction == INGRESS else "to"
     if not isinstance(raw, Mapping):
         reason = problem(base, "must be an object with " + peers_key + " and ports")
-        return Rule(Action.ALLOW, UnknownEndpoint(reason), index=index, text=base)
+        return [Rule(Action.ALLOW, UnknownEndpoint(reason), index=index, text=base)]
     raw_peers = raw.get(peers_key)
     raw_ports = raw.get("ports")
 
@@ -162,21 +165,32 @@ def _rule(direction: str, index: int, raw: object, namespace: str, out: Translat
         options = []
         for j, raw_peer in enumerate(raw_peers):
             try:
-                options.append(_peer(f"{base}.{peers_key}[{j}]", raw_peer, namespace, out))
+                options.append(_peer(f"{base}.{peers_key}[{j}]", raw_peer, namespace, out, problem))
             except (InvalidField, SelectorError) as err:
                 options.append(UnknownEndpoint(problem(err.field, err.message)))
         peer = options[0] if len(options) == 1 else AnyOf(tuple(options))
 
     try:
-        ports = _ports(f"{base}.ports", raw_ports)
+        ports, unreadable = _ports(f"{base}.ports", raw_ports)
     except InvalidField as err:
         reason = problem(err.field, err.message)
         # The peer part is still known: only endpoints it matches are uncertain, on every port.
-        return Rule(Action.ALLOW, AllOf((peer, UnknownEndpoint(reason))), index=index, text=base)
-    return Rule(Action.ALLOW, peer, ports, index=index, text=base)
+        return [Rule(Action.ALLOW, AllOf((peer, UnknownEndpoint(reason))), index=index, text=base)]
+    if not unreadable:
+        return [Rule(Action.ALLOW, peer, ports, index=index, text=base)]
+    # Port entries that cannot be read: the others stay exact; what those could name (any port of their
+    # protocol, when it is known) is a maybe for the peers the rule matches.
+    reasons = [problem(err.field, err.message) for err, _ in unreadable]
+    could = PortSet.empty()
+    for _, protocol in unreadable:
+        could = could | (PortSet.protocol(protocol) if protocol else PortSet.all())
+    rules = [Rule(Action.ALLOW, peer, ports, index=index, text=base)] if ports.numeric or ports.named else []
+    rules.append(Rule(Action.ALLOW, AllOf((peer, UnknownEndpoint("; ".join(reasons)))), PortSpec(could),
+                      index=index, text=f"{base} (its unreadable port entries)"))
+    return rules
 
 
-def _peer(where: str, raw: object, namespace: str, out: Translation):
+def _peer(where: str, raw: object, namespace: str, out: Translation, problem=None):
     if not isinstance(raw, Mapping):
         raise InvalidField(where, "must be an object with podSelector, namespaceSelector or ipBlock")
     unknown = set(raw) - {"podSelector", "namespaceSelector", "ipBlock"}
@@ -191,11 +205,27 @@ def _peer(where: str, raw: object, namespace: str, out: Translation):
         if has_pods or has_ns:
             raise InvalidField(where, "ipBlock may not be combined with podSelector or namespaceSelector")
         return _ip_block(f"{where}.ipBlock", raw["ipBlock"], out)
-    pod_selector = parse_label_selector(raw["podSelector"], f"{where}.podSelector") if has_pods else None
+    # A selector that cannot be read leaves the peer a pod peer: a maybe for pods in its reach (its namespace, or the
+    # namespaces the other selector picks), never for addresses outside the cluster or hostNetwork pods.
+    unreadable: list[str] = []
+
+    def selector(key: str):
+        try:
+            return parse_label_selector(raw[key], f"{where}.{key}")
+        except SelectorError as err:
+            if problem is None:
+                raise
+            unreadable.append(problem(err.field, err.message))
+            return None
+
+    pod_selector = selector("podSelector") if has_pods else None
     if has_ns:
-        ns_selector = parse_label_selector(raw["namespaceSelector"], f"{where}.namespaceSelector")
-        return PodSelection(namespace_selector=ns_selector, pod_selector=pod_selector)
-    return PodSelection(namespace=namespace, pod_selector=pod_selector)
+        ns_selector = selector("namespaceSelector")
+        selection = PodSelection(namespace_selector=ns_selector, pod_selector=pod_selector) \
+            if ns_selector is not None else PodSelection(pod_selector=pod_selector)
+    else:
+        selection = PodSelection(namespace=namespace, pod_selector=pod_selector)
+    return AllOf((selection, UnknownEndpoint("; ".join(unreadable)))) if unreadable else selection
 
 
 def _ip_block(where: str, raw: object, out: Translation) -> AddressBlock:
@@ -223,54 +253,66 @@ def _ip_block(where: str, raw: object, out: Translation) -> AddressBlock:
     return AddressBlock((cidr,), tuple(excepts))
 
 
-def _ports(where: str, raw: object) -> PortSpec:
+def _ports(where: str, raw: object) -> tuple[PortSpec, list[tuple[InvalidField, str | None]]]:
+    """The ports of a rule, and the entries that cannot be read (with their protocol when it is known)."""
     if raw is None or raw == []:
-        return PortSpec()  # no ports: every port of every protocol, ICMP included (K8S-A4, K8S-A10)
+        return PortSpec(), []  # no ports: every port of every protocol, ICMP included (K8S-A4, K8S-A10)
     if not isinstance(raw, list):
         raise InvalidField(where, "must be a list of {protocol, port, endPort}")
     numeric = PortSet.empty()
     named: list[tuple[str, str]] = []
+    unreadable: list[tuple[InvalidField, str | None]] = []
     for i, entry in enumerate(raw):
-        item = f"{where}[{i}]"
-        if not isinstance(entry, Mapping):
-            raise InvalidField(item, "must be an object with protocol, port and endPort")
-        protocol = entry.get("protocol", "TCP")
-        if protocol is None:
-            protocol = "TCP"
-        if protocol not in PORT_PROTOCOLS:
-            raise InvalidField(f"{item}.protocol", f"{protocol!r} is not TCP, UDP or SCTP")
-        port = entry.get("port")
-        end_port = entry.get("endPort")
-        if port is None:
-            if end_port is not None:
-                raise InvalidField(f"{item}.endPort", "may not be set without a numeric port")
-            numeric = numeric | PortSet.protocol(protocol)
+        try:
+            ports, name = _port_entry(f"{where}[{i}]", entry)
+        except InvalidField as err:
+            protocol = (entry.get("protocol") or "TCP") if isinstance(entry, Mapping) else None
+            known = protocol if protocol in PORT_PROTOCOLS and not err.field.endswith(".protocol") else None
+            unreadable.append((err, known))
             continue
-        if isinstance(port, bool):
-            raise InvalidField(f"{item}.port", f"{port!r} is not a port number or name")
-        if isinstance(port, int):
-            if not 1 <= port <= 65535:
-                raise InvalidField(f"{item}.port", f"{port} must be between 1 and 65535")
-            if end_port is not None:
-                if isinstance(end_port, bool) or not isinstance(end_port, int):
-                    raise InvalidField(f"{item}.endPort", f"{end_port!r} must be a number")
-                if end_port < port:
-                    raise InvalidField(f"{item}.endPort", f"{end_port} must be at least port ({port})")
-                if end_port > 65535:
-                    raise InvalidField(f"{item}.endPort", f"{end_port} must be at most 65535")
-                numeric = numeric | PortSet.ports(protocol, port, end_port)
-            else:
-                numeric = numeric | PortSet.ports(protocol, port)
-            continue
-        if not isinstance(port, str):
-            raise InvalidField(f"{item}.port", f"{port!r} is not a port number or name")
+        numeric = numeric | ports
+        if name is not None:
+            named.append(name)
+    return PortSpec(numeric, tuple(named)), unreadable
+
+
+def _port_entry(item: str, entry: object) -> tuple[PortSet, tuple[str, str] | None]:
+    """One entry of a rule's ports: its numeric ports, or its (protocol, name)."""
+    if not isinstance(entry, Mapping):
+        raise InvalidField(item, "must be an object with protocol, port and endPort")
+    protocol = entry.get("protocol", "TCP")
+    if protocol is None:
+        protocol = "TCP"
+    if protocol not in PORT_PROTOCOLS:
+        raise InvalidField(f"{item}.protocol", f"{protocol!r} is not TCP, UDP or SCTP")
+    port = entry.get("port")
+    end_port = entry.get("endPort")
+    if port is None:
         if end_port is not None:
-            raise InvalidField(f"{item}.endPort", "may not be used with a named port")
-        problem = validate_port_name(port)
-        if problem:
-            raise InvalidField(f"{item}.port", problem)
-        named.append((protocol, port))
-    return PortSpec(numeric, tuple(named))
+            raise InvalidField(f"{item}.endPort", "may not be set without a numeric port")
+        return PortSet.protocol(protocol), None
+    if isinstance(port, bool):
+        raise InvalidField(f"{item}.port", f"{port!r} is not a port number or name")
+    if isinstance(port, int):
+        if not 1 <= port <= 65535:
+            raise InvalidField(f"{item}.port", f"{port} must be between 1 and 65535")
+        if end_port is None:
+            return PortSet.ports(protocol, port), None
+        if isinstance(end_port, bool) or not isinstance(end_port, int):
+            raise InvalidField(f"{item}.endPort", f"{end_port!r} must be a number")
+        if end_port < port:
+            raise InvalidField(f"{item}.endPort", f"{end_port} must be at least port ({port})")
+        if end_port > 65535:
+            raise InvalidField(f"{item}.endPort", f"{end_port} must be at most 65535")
+        return PortSet.ports(protocol, port, end_port), None
+    if not isinstance(port, str):
+        raise InvalidField(f"{item}.port", f"{port!r} is not a port number or name")
+    if end_port is not None:
+        raise InvalidField(f"{item}.endPort", "may not be used with a named port")
+    problem = validate_port_name(port)
+    if problem:
+        raise InvalidField(f"{item}.port", problem)
+    return PortSet.empty(), (protocol, port)
 
 
 def validate_port_name(name: str) -> str | None:

@@ -68,7 +68,7 @@ def translate(state: ClusterState, options: TranslateOptions = TranslateOptions(
         except (AttributeError, TypeError, ValueError, KeyError) as err:
             alerts.append(Alert("invalid-object", f"{obj.ref.located()}: could not be read ({type(err).__name__}: "
                                 f"{err}); skipped: rules that select it by its labels cannot see its addresses",
-                                str(obj.ref), "error"))
+                                str(obj.ref), "error", obj.source))
     ctx = CalicoContext(tuple(network_sets), {name: dict(ns.labels) for name, ns in state.namespaces.items()},
                         frozenset(name for name, ns in state.namespaces.items() if not ns.labels_known),
                         tuple(host_endpoints))
@@ -122,7 +122,7 @@ def translate(state: ClusterState, options: TranslateOptions = TranslateOptions(
             # so everything it could change is unknown (never silently allowed or denied).
             text = f"could not be read ({type(err).__name__}: {err})"
             alerts.append(Alert("invalid-object", f"{obj.ref.located()}: {text}; the verdicts it could change are "
-                                "unknown", str(obj.ref), "error"))
+                                "unknown", str(obj.ref), "error", obj.source))
             result = Translation(_unknown_scope_policy(obj.ref, obj.namespace, f"{obj.ref}: {text}"))
         if result is None:
             continue

@@ -151,6 +151,11 @@ class ReportBundle:
         return {s: counts.get(s, 0) for s in SEVERITIES}
 
     @property
+    def skipped_input(self) -> list[Alert]:
+        """The errors among the warnings: input that was not read, so every section below is incomplete."""
+        return [a for a in self.warnings if a.severity == "error"]
+
+    @property
     def unknown_flows(self) -> int:
         return sum(1 for f in self.flows if ports_text(f.unknown, self.protocols))
 

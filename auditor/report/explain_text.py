@@ -32,15 +32,15 @@ def _direction(trace: DirectionTrace) -> list[str]:
         for step in tier.rules:
             if step.decided:
                 mark = "=>"
-            elif step.peer_match is False or not step.port_match:
+            elif step.peer_match is False or step.port_match is False:
                 mark = "  "
             else:
                 mark = "? "
             why = []
             if step.peer_match is not True:
                 why.append(f"peer {_TRI[step.peer_match]}")
-            if not step.port_match:
-                why.append("port no")
+            if step.port_match is not True:
+                why.append(f"port {_TRI[step.port_match]}")
             suffix = f"  [{', '.join(why)}]" if why else ""
             lines.append(f"    {mark} {step.policy} {step.rule}: {step.action} {step.peer} on {step.ports}{suffix}")
     for reason in trace.reasons:

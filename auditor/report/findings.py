@@ -40,10 +40,12 @@ def sarif_document(findings: list[Finding], source_files: dict[str, str]) -> dic
         result = {"ruleId": f.code, "level": SARIF_LEVEL[f.severity],
                   "message": {"text": f.message + (f" Fix: {f.hint}" if f.hint else "")}}
         locations = []
-        for obj in f.objects:
-            where = source_files.get(obj)
+        places = [(obj, source_files.get(obj)) for obj in f.objects]
+        if f.details.get("source"):  # the finding knows its own place (input-skipped: the file and line)
+            places.insert(0, (f.objects[0] if f.objects else f.details["source"], f.details["source"]))
+        for obj, where in places:
             if where:
-                path, _, line = where.rpartition(":")
+                path, _, line = where.split(" ", 1)[0].rpartition(":")
                 if not line.isdigit():
                     path, line = where, "1"
                 locations.append({"physicalLocation": {"artifactLocation": {"uri": path},

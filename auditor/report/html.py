@@ -34,6 +34,7 @@ def render(bundle: ReportBundle) -> str:
     names = bundle.names
     parts = [
         _header(bundle),
+        _skipped(bundle),
         _summary(bundle),
         _drift(bundle, names) if bundle.drift is not None else "",
         _findings(bundle),
@@ -73,6 +74,17 @@ def _header(bundle: ReportBundle) -> str:
     nav = " ".join(f"<a href=\"#{anchor}\">{text}</a>" for anchor, text in links)
     return (f"<header><h1>netaudit report</h1><p class=\"meta\">{' · '.join(bits)}</p>"
             f"<nav>{nav}</nav></header>")
+
+
+def _skipped(bundle: ReportBundle) -> str:
+    """Input that was not read, above everything else: every number on the page is computed without it."""
+    skipped = bundle.skipped_input
+    if not skipped:
+        return ""
+    rows = "".join(f"<li><code>{e(a.code)}</code> {e(a.message)}</li>" for a in skipped)
+    return (f"<section id=\"skipped\" class=\"skipped\"><h2>Incomplete: {len(skipped)} piece(s) of the input could "
+            "not be read</h2><p>Everything below is computed without them.</p>"
+            f"<ul class=\"warnings\">{rows}</ul></section>")
 
 
 def _summary(bundle: ReportBundle) -> str:
@@ -420,6 +432,7 @@ nav a { margin-right: 14px; color: #2456a6; text-decoration: none; }
 .card { border: 1px solid var(--line); border-radius: 8px; padding: 10px 14px; min-width: 170px; flex: 1;
   background: var(--soft); }
 .card.alert { border-color: #e9a39b; background: #fff5f4; }
+section.skipped { border: 1px solid #e9a39b; background: #fff5f4; padding: 8px 16px; border-radius: 6px; }
 .card.warn { border-color: #ecc98a; background: #fffaf0; }
 .card-title { color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: .04em; }
 .card-number { font-size: 26px; font-weight: 600; }

@@ -32,6 +32,12 @@ def render(bundle: ReportBundle) -> str:
     cluster = sum(1 for ep in bundle.endpoints if not ep.external)
     severities = bundle.findings_by_severity
     lines = ["# netaudit report", ""]
+    skipped = bundle.skipped_input
+    if skipped:
+        lines += [f"> **Incomplete: {len(skipped)} piece(s) of the input could not be read**, and everything below "
+                  "is computed without them.", ">"]
+        lines += [f"> - `{cell(a.code)}` {cell(a.message)}" for a in skipped]
+        lines.append("")
     lines += [f"- Source: {cell(inv.origin or 'unknown')}",
               f"- Read: {inv.namespaces} namespaces, {inv.pods} pods ({inv.workloads} workloads), {inv.services} "
               f"services, {sum(inv.policies.values())} policies"

@@ -131,7 +131,14 @@ def raw_request(client, method: str, path: str, body: dict) -> tuple[int, str]:
 
 
 class LiveSourceError(Exception):
-    """The cluster cannot be read at all (bad kubeconfig, unreachable, unauthorized): exit code 2."""
+    """The cluster cannot be read at all (bad kubeconfig, unreachable, unauthorized): exit code 2.
+
+    `no_cluster`: there is no cluster to talk to at all (no kubeconfig, no in-cluster account), so the command
+    may add how to do without one (each command knows what it accepts instead)."""
+
+    def __init__(self, message: str, *, no_cluster: bool = False):
+        super().__init__(message)
+        self.no_cluster = no_cluster
 
 
 class Forbidden(Exception):
@@ -173,25 +180,113 @@ def _raw_get(client, path: str, query: list[tuple[str, str]]) -> tuple[int, str,
 
 
 def api_client(kubeconfig: str | None = None, context: str | None = None):
-    """An ApiClient from a kubeconfig (as kubectl finds it), or the in-cluster service account inside a Pod."""
-    from kubernetes import client, config
-    from kubernetes.config.config_exception import ConfigException
+    """An ApiClient from a kubeconfig (as kubectl finds it), or the in-cluster service account inside a Pod.
 
-    paths = kubeconfig or os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
-    has_kubeconfig = any(os.path.exists(p) for p in paths.split(os.pathsep))
-    try:
-        if has_kubeconfig or context:
-            # KUBECONFIG may list several files, as for kubectl; the client merges them itself.
-            return config.new_client_from_config(config_file=kubeconfig, context=context)
-        if os.environ.get("KUBERNETES_SERVICE_HOST"):
-            config.load_incluster_config()
+    The kubeconfig is checked first (`check_kubeconfig`), so that every way it can be unusable is one sentence
+    that names the file and what is wrong in it, never the client library's traceback."""
+    from kubernetes import client, config
+
+    from_env = os.environ.get("KUBECONFIG")
+    if kubeconfig and kubeconfig == from_env:
+        kubeconfig = None  # the CLI fills --kubeconfig from KUBECONFIG: read it as kubectl reads that variable
+    paths = kubeconfig or from_env or os.path.expanduser("~/.kube/config")
+    # --kubeconfig names one file, which must exist; KUBECONFIG lists files, and those that are missing are
+    # skipped (as kubectl does).
+    files = [kubeconfig] if kubeconfig else [p for p in paths.split(os.pathsep) if p]
+    if kubeconfig and not os.path.exists(kubeconfig):
+        raise LiveSourceError(f"--kubeconfig {kubeconfig}: no such file")
+    existing = [p for p in files if os.path.exists(p)]
+    if not existing:
+        if os.environ.get("KUBERNETES_SERVICE_HOST") and not context:
+            try:
+                config.load_incluster_config()
+            except Exception as err:  # the client raises ConfigException, OSError, ...: one line, whatever it is
+                raise LiveSourceError(f"cannot use the in-cluster service account: {err}") from None
             return client.ApiClient()
-    except ConfigException as err:
-        raise LiveSourceError(f"cannot use kubeconfig {paths}: {err}") from None
-    except (OSError, ValueError, TypeError) as err:
-        raise LiveSourceError(f"cannot read kubeconfig {paths}: {err}") from None
-    raise LiveSourceError(f"no kubeconfig found at {paths} and not running in a cluster: pass --kubeconfig, "
-                          "or read manifests with -f")
+        where = f"KUBECONFIG={paths}" if from_env else paths
+        raise LiveSourceError(f"no kubeconfig at {where}, and not running in a cluster: pass --kubeconfig FILE",
+                              no_cluster=True)
+    check_kubeconfig(existing, context)
+    try:
+        # KUBECONFIG may list several files, as for kubectl; the client merges them itself.
+        return config.new_client_from_config(config_file=os.pathsep.join(existing), context=context)
+    except Exception as err:  # a kubeconfig the checks above let through but the client refuses: still one line
+        raise LiveSourceError(f"cannot use kubeconfig {', '.join(existing)}: {_short(err)}") from None
+
+
+def check_kubeconfig(files: list[str], context: str | None) -> None:
+    """Raise LiveSourceError, naming the file and the entry, when the kubeconfig cannot give a cluster to talk to.
+
+    Files are merged as kubectl merges KUBECONFIG (k8s.io/client-go/tools/clientcmd, loader.go): the first file
+    that sets current-context, or defines a context, cluster or user of a given name, wins.
+    """
+    import yaml
+
+    merged: dict[str, dict[str, tuple[dict, str]]] = {"contexts": {}, "clusters": {}, "users": {}}
+    current: tuple[str, str] | None = None
+    for path in files:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                doc = yaml.safe_load(handle)
+        except OSError as err:
+            raise LiveSourceError(f"cannot read kubeconfig {path}: {err.strerror or err}") from None
+        except UnicodeDecodeError:
+            raise LiveSourceError(f"kubeconfig {path} is not text (UTF-8)") from None
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            at = f" at line {mark.line + 1}" if mark is not None else ""
+            problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+            raise LiveSourceError(f"kubeconfig {path} is not valid YAML{at}: {problem}") from None
+        if doc is None:
+            continue  # an empty file adds nothing, as for kubectl
+        if not isinstance(doc, dict):
+            raise LiveSourceError(f"kubeconfig {path} is not a kubeconfig: expected a map with clusters, users "
+                                  f"and contexts, found a {type(doc).__name__}")
+        for section, inner in (("contexts", "context"), ("clusters", "cluster"), ("users", "user")):
+            entries = doc.get(section)
+            if entries is None:
+                continue
+            if not isinstance(entries, list):
+                raise LiveSourceError(f"kubeconfig {path}: {section} must be a list of {{name, {inner}}}")
+            for i, entry in enumerate(entries):
+                if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or \
+                        not isinstance(entry.get(inner) or {}, dict):
+                    raise LiveSourceError(f"kubeconfig {path}: {section}[{i}] must be {{name: ..., {inner}: {{...}}}}")
+                merged[section].setdefault(entry["name"], (entry.get(inner) or {}, path))
+        value = doc.get("current-context")
+        if current is None and isinstance(value, str) and value:
+            current = (value, path)
+    names = ", ".join(sorted(merged["contexts"])) or "none"
+    shown = ", ".join(files)
+    if context is None:
+        if current is None:
+            if not merged["contexts"]:
+                raise LiveSourceError(f"kubeconfig {shown} defines no context (kubectl config get-contexts lists "
+                                      "none): add one, or pass another --kubeconfig")
+            raise LiveSourceError(f"kubeconfig {shown} sets no current-context: pass --context NAME (contexts: "
+                                  f"{names})")
+        context, where = current
+        if context not in merged["contexts"]:
+            raise LiveSourceError(f"kubeconfig {where}: current-context {context!r} is not defined (contexts: "
+                                  f"{names}): pass --context NAME")
+    elif context not in merged["contexts"]:
+        raise LiveSourceError(f"context {context!r} is not in kubeconfig {shown} (contexts: {names})")
+    entry, where = merged["contexts"][context]
+    cluster_name = entry.get("cluster")
+    if not isinstance(cluster_name, str) or not cluster_name:
+        raise LiveSourceError(f"kubeconfig {where}: context {context!r} names no cluster")
+    if cluster_name not in merged["clusters"]:
+        raise LiveSourceError(f"kubeconfig {where}: context {context!r} uses cluster {cluster_name!r}, which is not "
+                              f"defined (clusters: {', '.join(sorted(merged['clusters'])) or 'none'})")
+    cluster, cluster_file = merged["clusters"][cluster_name]
+    server = cluster.get("server")
+    if not isinstance(server, str) or not server.startswith(("https://", "http://")):
+        raise LiveSourceError(f"kubeconfig {cluster_file}: cluster {cluster_name!r} has no server URL "
+                              f"(https://...){'' if server is None else f', found {server!r}'}")
+    user_name = entry.get("user")
+    if user_name not in (None, "") and (not isinstance(user_name, str) or user_name not in merged["users"]):
+        raise LiveSourceError(f"kubeconfig {where}: context {context!r} uses user {user_name!r}, which is not "
+                              f"defined (users: {', '.join(sorted(merged['users'])) or 'none'})")
 
 
 class Reader:

@@ -16,8 +16,8 @@ import json
 import os
 import re
 import sys
-from dataclasses import dataclass, field
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping  # the ABCs: isinstance on them is fast (typing's is not)
+from dataclasses import dataclass, field, replace
 
 import yaml
 
@@ -34,6 +34,7 @@ from ..model import (
     Service,
     ServiceAccount,
     ServicePort,
+    Unreadable,
     validate_label_key,
     validate_label_value,
 )
@@ -70,7 +71,17 @@ class _Loader(_BaseLoader):
             return tag
         return super().resolve(kind, value, implicit)
 
+    doc_line = 1
+    item_lines: list[int] | None = None
+
     def construct_document(self, node):
+        # Where the document and each item of a list (a bare array, or a List's `items`) start, 1-based, so that
+        # messages name their own lines.
+        self.doc_line = node.start_mark.line + 1
+        items = node
+        if type(node) is yaml.MappingNode:
+            items = next((v for k, v in node.value if type(k) is yaml.ScalarNode and k.value == "items"), None)
+        self.item_lines = [i.start_mark.line + 1 for i in items.value] if type(items) is yaml.SequenceNode else None
         try:
             return self._build(node, {})
         except (TypeError, RecursionError):
@@ -139,7 +150,7 @@ class ManifestError(Exception):
 @dataclass
 class _Doc:
     obj: Mapping
-    where: str  # "path:line"
+    where: str  # "path:line", or "path:line items[3]" for an item of a list whose lines are not known (JSON)
 
 
 @dataclass
@@ -149,6 +160,7 @@ class ManifestDocuments:
     docs: list[_Doc] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
     files: int = 0
+    unreadable: list[Unreadable] = field(default_factory=list)  # policy documents that did not parse
 
 
 def load_manifests(paths: Iterable[str], *, coredns: tuple[str, str] = CORE_DNS_CONFIGMAP,
@@ -164,21 +176,27 @@ def load_manifests(paths: Iterable[str], *, coredns: tuple[str, str] = CORE_DNS_
         if not os.path.exists(path):
             raise ManifestError(f"{path}: no such file or directory")
         for file_path in manifest_files(path):
-            try:
-                with open(file_path, encoding="utf-8") as handle:
-                    text = handle.read()
-            except (OSError, UnicodeDecodeError) as err:
-                collected.alerts.append(Alert("unreadable-file", f"{file_path}: cannot read: {err}", file_path,
-                                              "error"))
-                continue
-            collected.files += 1
-            parse_text(text, file_path, collected, json_hint=file_path.endswith(".json"))
+            read_file(file_path, collected)
     if collected.files == 0:
         raise ManifestError(f"no .yaml, .yml or .json files found in {', '.join(paths)}")
     state = build_state(collected.docs, coredns=coredns, default_namespace=default_namespace)
     state.alerts[:0] = collected.alerts
+    state.unreadable.extend(collected.unreadable)
     state.origin = "manifests: " + ", ".join(paths)
     return state
+
+
+def read_file(file_path: str, collected: ManifestDocuments) -> None:
+    """Add one file's objects to `collected`; a file that cannot be read is an error alert, not an exception."""
+    try:
+        with open(file_path, encoding="utf-8-sig") as handle:  # -sig: a byte-order mark is not content
+            text = handle.read()
+    except (OSError, UnicodeDecodeError) as err:
+        collected.alerts.append(Alert("unreadable-file", f"{file_path}: cannot read: {err}; file skipped",
+                                      file_path, "error", file_path))
+        return
+    collected.files += 1
+    parse_text(text, file_path, collected, json_hint=file_path.endswith(".json"))
 
 
 def manifest_files(path: str) -> list[str]:
@@ -192,70 +210,265 @@ def manifest_files(path: str) -> list[str]:
     return found
 
 
-_DOC_START = re.compile(r"^---", re.MULTILINE)
+# --- parsing: text -> documents -> objects ------------------------------------------------------------------------
+# A YAML stream is cut into documents before anything is parsed, as kubectl reads files
+# (k8s.io/apimachinery/pkg/util/yaml/decoder.go, YAMLReader.Read): a separator is a line that starts with `---`
+# followed by nothing but spaces or a comment. kubectl refuses a line that starts with `---` and goes on with
+# anything else ("invalid Yaml document separator"); here such a line still ends the document before it, and the
+# document it starts is reported and skipped. Each document is then parsed on its own, so a broken one costs only
+# itself, and every error names the line in the file.
+_SEPARATOR = re.compile(r"^---([^\n]*)", re.MULTILINE)
+_LEADING = re.compile(r"(?:---[^\n]*(?:\n|\Z))?(?:[ \t]*(?:#[^\n]*)?(?:\r?\n|\Z))*")  # separator, blanks, comments
+_DIRECTIVES_ONLY = re.compile(r"(?:[ \t]*(?:%[^\n]*|#[^\n]*)?(?:\r?\n|\Z))*\Z")
+_BAD_SEPARATOR = re.compile(r"^---[ \t]*[^ \t\r\n#]", re.MULTILINE)
+_TEMPLATE = re.compile(r"\{\{.*?\}\}")
+_SPACE = re.compile(r"\s*")
+
+
+@dataclass(frozen=True)
+class YamlDocument:
+    line: int  # line of the document's first line in the file (its separator, if it has one)
+    first: int  # line of its first content line (what messages point at)
+    text: str  # starts with its separator line, so a parser's line inside it + `line` is the line in the file
+    bad_separator: str | None = None  # what follows `---` on a separator line kubectl refuses
+
+
+def split_documents(text: str) -> list[YamlDocument]:
+    """The non-empty documents of a YAML stream, cut at separator lines as kubectl cuts them."""
+    starts, bad = [0], [None]
+    for match in _SEPARATOR.finditer(text):
+        rest = match.group(1).strip()
+        verdict = rest if rest and not rest.startswith("#") else None
+        if match.start() == 0:
+            bad[0] = verdict
+        else:
+            starts.append(match.start())
+            bad.append(verdict)
+    docs = []
+    line = 1
+    carried: tuple[int, str] | None = None
+    for i, start in enumerate(starts):
+        chunk = text[start:starts[i + 1] if i + 1 < len(starts) else len(text)]
+        chunk_line = line
+        line += chunk.count("\n")
+        lead = _LEADING.match(chunk).end()
+        if lead >= len(chunk) and bad[i] is None:
+            continue  # nothing but a separator, blank lines and comments
+        if chunk[lead:lead + 1] == "%" and _DIRECTIVES_ONLY.match(chunk, lead):
+            carried = (chunk_line, chunk)  # %YAML / %TAG directives belong to the document after them
+            continue
+        first = chunk_line + chunk.count("\n", 0, lead)
+        if carried is not None:
+            chunk_line, chunk = carried[0], carried[1] + chunk
+            carried = None
+        docs.append(YamlDocument(chunk_line, first, chunk, bad[i]))
+    return docs
 
 
 def parse_text(text: str, name: str, collected: ManifestDocuments, *, json_hint: bool) -> None:
     """Add the objects of one file's text to `collected`; what cannot be parsed becomes an error alert."""
-    if json_hint or text.lstrip().startswith(("{", "[")) and name.endswith(".json"):
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if json_hint:
+        _parse_json(text, name, collected)
+        return
+    if name == "<stdin>" and text.lstrip().startswith(("{", "[")):
+        # As kubectl does, a stream that starts with `{` is read as JSON (`kubectl get -o json | netaudit -f -`).
+        # JSON is also YAML: what the JSON parser refuses gets its chance as YAML before it is reported.
+        trial = ManifestDocuments()
+        _parse_json(text, name, trial)
+        if not trial.alerts:
+            collected.docs.extend(trial.docs)
+            return
+    last_line = 0
+    if not _BAD_SEPARATOR.search(text):
+        # The fast path: libyaml reads the whole stream in one go. When no separator line is one kubectl refuses,
+        # libyaml cuts documents exactly where kubectl does. If a document is broken, the documents before it are
+        # kept, and from it on the stream is cut by hand and each document parsed on its own.
+        loader = _Loader(text)
         try:
-            _add_object(json.loads(text), f"{name}:1", collected)
+            while loader.check_data():
+                value = loader.get_data()
+                last_line = loader.doc_line
+                if value is not None:
+                    _add_object(value, name, last_line, collected, loader.item_lines)
             return
+        except (yaml.YAMLError, ValueError, RecursionError):
+            pass
+        finally:
+            loader.dispose()
+    for doc in split_documents(text):
+        if doc.line > last_line:
+            _parse_document(doc, name, collected)
+
+
+def _parse_json(text: str, name: str, collected: ManifestDocuments) -> None:
+    """One JSON value, or several one after another (as `jq` prints them)."""
+    decoder = json.JSONDecoder()
+    position = _SPACE.match(text).end()
+    while position < len(text):
+        try:
+            value, end = decoder.raw_decode(text, position)
         except json.JSONDecodeError as err:
-            collected.alerts.append(Alert("invalid-json", f"{name}:{err.lineno}: invalid JSON: {err.msg}; file "
-                                          "skipped", name, "error"))
+            before = "; the values before it were read" if collected.docs else ""
+            collected.alerts.append(Alert("invalid-json", f"{name}:{err.lineno}: invalid JSON: {err.msg} (column "
+                                          f"{err.colno}); the rest of the file is skipped{before}", name, "error",
+                                          f"{name}:{err.lineno}"))
             return
-    starts = _document_lines(text)
-    index = 0
+        _add_object(value, name, text.count("\n", 0, position) + 1, collected)
+        position = _SPACE.match(text, end).end()
+
+
+def _parse_document(doc: YamlDocument, name: str, collected: ManifestDocuments) -> None:
+    if doc.bad_separator is not None:
+        collected.alerts.append(Alert(
+            "invalid-yaml", f"{name}:{doc.line}: invalid YAML document separator `--- {doc.bad_separator}`: only a "
+            "comment may follow `---` on its line (kubectl refuses it too); document skipped", name, "error",
+            f"{name}:{doc.line}"))
+        return
+    loader = _Loader(doc.text)
     try:
-        for index, doc in enumerate(yaml.load_all(text, Loader=_Loader)):
-            line = starts[index] if index < len(starts) else 1
-            if doc is None:
-                continue
-            _add_object(doc, f"{name}:{line}", collected)
-    except yaml.YAMLError as err:
+        value = loader.get_single_data()
+        item_lines = None if loader.item_lines is None else [doc.line - 1 + n for n in loader.item_lines]
+    except (yaml.YAMLError, ValueError, RecursionError) as err:  # ValueError: e.g. a date such as 2024-02-30
         mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
-        where = f"{name}:{mark.line + 1}" if mark is not None else name
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        kept = f"; the {index} document(s) before it were read" if index else ""
-        collected.alerts.append(Alert("invalid-yaml", f"{where}: invalid YAML: {problem}; the rest of the file "
-                                      f"is skipped{kept}", name, "error"))
+        line = doc.line + mark.line if mark is not None else doc.first
+        line = min(line, doc.line + doc.text.rstrip().count("\n"))  # "found end of stream": its last line
+        template = _TEMPLATE.search(doc.text)
+        if template:
+            at = doc.line + doc.text.count("\n", 0, template.start())
+            message = (f"{name}:{line}: this looks like a template, not a manifest (`{template.group(0)[:40]}` on "
+                       f"line {at}): render it first with `helm template` (or `kustomize build`) and read the output; "
+                       "document skipped")
+            collected.alerts.append(Alert("template", message, name, "error", f"{name}:{at}"))
+            return
+        problem = getattr(err, "problem", None) or (str(err).splitlines() or [type(err).__name__])[0]
+        policy = _unreadable_policy(doc.text, f"{name}:{line}", problem)
+        if policy is not None:
+            collected.unreadable.append(policy)
+        consequence = "; it is a policy: the verdicts it could change are unknown" if policy is not None else ""
+        collected.alerts.append(Alert("invalid-yaml", f"{name}:{line}: invalid YAML: {problem}; document skipped "
+                                      f"(the documents around it are read){consequence}", name, "error",
+                                      f"{name}:{line}"))
+        return
+    finally:
+        loader.dispose()
+    if value is not None:
+        _add_object(value, name, doc.line - 1 + loader.doc_line, collected, item_lines)
 
 
-def _document_lines(text: str) -> list[int]:
-    """1-based line where each YAML document starts (for messages; a heuristic on `---` lines)."""
-    starts = []
-    first = _DOC_START.search(text)
-    head = text[:first.start()] if first else text
-    if any(line.strip() and not line.lstrip().startswith("#") and not line.startswith("%")
-           for line in head.splitlines()):
-        starts.append(1)
-    line, position = 1, 0
-    for match in _DOC_START.finditer(text):
-        line += text.count("\n", position, match.start())
-        position = match.start()
-        starts.append(line)
-    return starts or [1]
+_KIND_LINE = re.compile(r"^kind:[ \t]*[\"']?([A-Za-z]+)", re.MULTILINE)
+_API_LINE = re.compile(r"^apiVersion:[ \t]*[\"']?([\w.\-/]+)", re.MULTILINE)
+_METADATA = re.compile(r"^metadata:(.*(?:\n[ \t]+.*)*)", re.MULTILINE)
+_NAMESPACE = re.compile(r"\bnamespace:[ \t]*[\"']?([a-z0-9][-a-z0-9.]*)")
 
 
-def _add_object(obj: object, where: str, collected: ManifestDocuments) -> None:
+def _unreadable_policy(text: str, where: str, problem: str) -> Unreadable | None:
+    """A policy document that does not parse still says, on its own lines, that it is a policy (and where): its
+    effect is unknown, so it stands as an unreadable policy resource of that namespace, as a policy the live
+    source may not list does (the verdicts it could change become unknown). None when the text does not say so."""
+    kind, api = _KIND_LINE.search(text), _API_LINE.search(text)
+    if kind is None or api is None or kind.group(1) not in POLICY_KINDS.get(_group(api.group(1)), ()):
+        return None
+    kind_name = kind.group(1)
+    metadata = _METADATA.search(text)
+    namespace = _NAMESPACE.search(metadata.group(1)) if metadata else None
+    scope = None if kind_name in CLUSTER_SCOPED_POLICY_KINDS else (namespace.group(1) if namespace else "default")
+    plural = kind_name[:-1] + "ies" if kind_name.endswith("y") else kind_name + "s"
+    return Unreadable(f"{plural.lower()}.{_group(api.group(1))}", scope,
+                      f"a {kind_name} at {where} does not parse ({problem})")
+
+
+def _add_object(obj: object, name: str, line: int, collected: ManifestDocuments,
+                item_lines: list[int] | None = None, label: str = "") -> None:
+    where = f"{name}:{line}" + (f" {label}" if label else "")
     if isinstance(obj, list):  # a bare JSON/YAML array of objects
-        for item in obj:
-            _add_object(item, where, collected)
+        for i, item in enumerate(obj):
+            if item_lines is not None and i < len(item_lines):
+                _add_object(item, name, item_lines[i], collected)
+            else:
+                _add_object(item, name, line, collected, None, f"{label}[{i}]")
         return
     if not isinstance(obj, Mapping):
         collected.alerts.append(Alert("not-an-object", f"{where}: document is not a Kubernetes object (got "
-                                      f"{type(obj).__name__}); skipped", where))
+                                      f"{type(obj).__name__}); skipped", where, "error", f"{name}:{line}"))
         return
     kind = obj.get("kind")
-    if isinstance(kind, str) and kind.endswith("List") and isinstance(obj.get("items"), list):
-        for item in obj["items"]:
-            _add_object(item, where, collected)
+    if (isinstance(kind, str) and kind.endswith("List") or kind is None and "items" in obj) and "items" in obj:
+        _add_list(obj, name, line, collected, item_lines, label)
         return
     collected.docs.append(_Doc(obj, where))
 
 
+def _add_list(obj: Mapping, name: str, line: int, collected: ManifestDocuments, item_lines: list[int] | None,
+              label: str) -> None:
+    """The items of a List, a typed list (PodList, NetworkPolicyList, ...) or an API list response.
+
+    The API server leaves `kind` and `apiVersion` out of a typed list's items (`kubectl get --raw /api/v1/pods`):
+    the list says what they are. As apimachinery decodes such a list (unstructuredJSONScheme.decodeToList in
+    k8s.io/apimachinery/pkg/apis/meta/v1/unstructured/helpers.go, which kubectl's resource builder uses), an
+    item that names neither takes the list's kind without the `List` suffix and the list's apiVersion. Here an
+    item that names one of the two and leaves out the other also gets it, when what it names agrees with the
+    list. A plain `List` (kind: List) gives no kind, so its items must name their own.
+    """
+    items = obj.get("items")
+    kind = obj.get("kind")
+    where = f"{name}:{line}" + (f" {label}" if label else "")
+    if items is None:
+        return  # an empty list, as the API server prints one
+    if not isinstance(items, list):
+        collected.alerts.append(Alert("invalid-field", f"{where}: {kind or 'list'}: items must be a list of "
+                                      f"objects, got {type(items).__name__}; skipped", where, "error",
+                                      f"{name}:{line}"))
+        return
+    item_kind = kind[:-len("List")] if isinstance(kind, str) else ""
+    list_version = obj.get("apiVersion") if isinstance(obj.get("apiVersion"), str) else None
+    for i, item in enumerate(items):
+        if isinstance(item, dict) and item_kind:
+            has_kind, has_version = item.get("kind") is not None, item.get("apiVersion") is not None
+            if not has_kind and (not has_version or item.get("apiVersion") == list_version):
+                item["kind"] = item_kind
+            if not has_version and list_version and item.get("kind") == item_kind:
+                item["apiVersion"] = list_version
+        item_line, item_label = (item_lines[i], "") if item_lines is not None and i < len(item_lines) else \
+            (line, f"{label + '.' if label else ''}items[{i}]")
+        if isinstance(item, Mapping) and not item.get("kind") and not item_kind:
+            item_where = f"{name}:{item_line}" + (f" {item_label}" if item_label else "")
+            collected.alerts.append(Alert("missing-kind", f"{item_where}: object has no kind (the items of a plain "
+                                          "List must name their own kind; a typed list such as PodList gives it to "
+                                          "them); skipped", item_where, "error", f"{name}:{item_line}"))
+            continue
+        _add_object(item, name, item_line, collected, None, item_label)
+
+
 # --- building the state -----------------------------------------------------------------------------------------
+# What cannot be read is dropped in the smallest piece that holds it: one label, one container port, one Service
+# port, one endpoint of a slice. The pod keeps what was read and records what was not, so that the verdicts that
+# piece could change are `unknown` (model.Pod: uncertain_labels, uncertain_ports, uncertain_identity, opaque), and
+# a workload whose pod template cannot be read stays as a pod about which every verdict is unknown. Only an object
+# that cannot be told apart at all (no kind, no name, a namespace that is not a string) is skipped whole. Policies
+# are passed on as written: the policy layer drops their broken rules, peers and ports the same way.
+ANY_PORT = (None, None, None)  # an uncertain container port: any name, protocol and number
+
+
+class _Fields:
+    """Reads the fields of one object: each one it cannot read is an error alert that names the file, the object
+    and the field path, and is remembered (`problems`) for the reasons of the verdicts it makes unknown."""
+
+    def __init__(self, where: str, ref: str, alerts: list[Alert]):
+        self.where, self.ref, self.alerts = where, ref, alerts
+        self.problems: list[str] = []
+
+    def error(self, path: str, problem: str, consequence: str) -> None:
+        self.problems.append(f"{path}: {problem}")
+        self.alerts.append(Alert("invalid-field", f"{self.where}: {self.ref}: {path}: {problem}; {consequence}",
+                                 self.ref, "error", _location(self.where)))
+
+
+def _location(where: str) -> str:
+    return where.split(" ", 1)[0]
+
+
 def build_state(docs: list, *, coredns: tuple[str, str] = CORE_DNS_CONFIGMAP,
                 default_namespace: str = "default", representatives: bool = True) -> ClusterState:
     """Turn parsed objects (dicts) into a ClusterState. Shared by every source that has API objects as dicts.
@@ -266,46 +479,51 @@ def build_state(docs: list, *, coredns: tuple[str, str] = CORE_DNS_CONFIGMAP,
     state = ClusterState()
     alerts = state.alerts
     seen: dict[tuple, str] = {}
-    workloads: list[tuple[Mapping, str]] = []
+    workloads: list[tuple[Mapping, str, _Fields]] = []
     owners: dict[tuple, tuple[str, str]] = {}  # (ns, kind, name) -> controller (kind, name)
-    pods_raw: list[tuple[Mapping, str]] = []
+    pods_raw: list[tuple[Mapping, str, _Fields]] = []
     declared_namespaces: dict[str, Namespace] = {}
+    unreadable_accounts: dict[tuple[str, str], str] = {}  # service accounts whose labels could not be read
+
+    def skip(code: str, where: str, text: str, obj: str = "") -> None:
+        alerts.append(Alert(code, f"{where}: {text}; skipped", obj or where, "error", _location(where)))
 
     for doc in docs:
         obj, where = (doc.obj, doc.where) if isinstance(doc, _Doc) else doc
+        if not isinstance(obj, Mapping):
+            skip("not-an-object", where, f"not a Kubernetes object (got {type(obj).__name__})")
+            continue
         kind = obj.get("kind")
         api_version = obj.get("apiVersion") or ""
         meta = obj.get("metadata")
         if not isinstance(kind, str) or not kind:
-            alerts.append(Alert("missing-kind", f"{where}: object has no kind; skipped", where, "error"))
+            skip("missing-kind", where, "object has no kind")
             continue
         if not isinstance(api_version, str):
-            alerts.append(Alert("invalid-field", f"{where}: {kind}: apiVersion {api_version!r} is not a string; "
-                                "skipped", where, "error"))
+            skip("invalid-field", where, f"{kind}: apiVersion {api_version!r} is not a string")
             continue
         if meta is not None and not isinstance(meta, Mapping):
-            alerts.append(Alert("invalid-field", f"{where}: {kind}: metadata must be an object; skipped", where,
-                                "error"))
+            skip("invalid-field", where, f"{kind}: metadata must be an object")
             continue
-        meta = meta or {}
+        if meta is None:
+            meta = {}
         name = meta.get("name")
         namespace = meta.get("namespace") or None
         if namespace is not None and not isinstance(namespace, str):
-            alerts.append(Alert("invalid-field", f"{where}: {kind} {name}: metadata.namespace {namespace!r} is not a "
-                                "string; skipped", where, "error"))
+            skip("invalid-field", where, f"{kind} {name}: metadata.namespace {namespace!r} is not a string")
             continue
-        problem = _bad_meta(meta)
-        if problem:
-            alerts.append(Alert("invalid-field", f"{where}: {kind} {name}: {problem}; skipped", where, "error"))
-            continue
-        ref = f"{kind} {namespace + '/' if namespace else ''}{name}"
+        is_policy = kind in POLICY_KINDS.get(_group(api_version), ())
         if not isinstance(name, str) or not name:
-            if kind in POLICY_KINDS.get(_group(api_version), ()):
-                name = f"<unnamed at {where}>"
-            else:
-                alerts.append(Alert("missing-field", f"{where}: {kind} has no metadata.name; skipped", where,
-                                    "error"))
+            if not is_policy:
+                skip("missing-field", where, f"{kind} has no metadata.name" if name in (None, "") else
+                     f"{kind}: metadata.name {name!r} is not a string")
                 continue
+            name = f"<unnamed at {where}>"  # a policy is never dropped: its rules still count
+            alerts.append(Alert("missing-field", f"{where}: {kind} has no metadata.name (kubectl would refuse it); "
+                                f"read as {name}", name, "warning", _location(where)))
+        ref = f"{kind} {namespace + '/' if namespace else ''}{name}"
+        fields = _Fields(where, ref, alerts)
+        meta = _readable_meta(meta, fields)
         key = (api_version.split("/")[0], kind, namespace, name)
         if key in seen:
             alerts.append(Alert("duplicate-object", f"{where}: {ref} is also defined at {seen[key]}; both are "
@@ -313,30 +531,40 @@ def build_state(docs: list, *, coredns: tuple[str, str] = CORE_DNS_CONFIGMAP,
         seen[key] = where
         try:
             if kind == "Namespace" and api_version == "v1":
-                declared_namespaces[name] = Namespace(name, _namespace_labels(name, meta, where, alerts))
+                labels, uncertain = _labels(meta.get("labels"), "metadata.labels", fields, "namespace")
+                labels[NAMESPACE_NAME_LABEL] = name  # set by the API server on every namespace since 1.21
+                declared_namespaces[name] = Namespace(name, labels, labels_known=not uncertain)
             elif kind == "Pod" and api_version == "v1":
-                pods_raw.append((obj, where))
+                pods_raw.append((obj if obj.get("metadata") is meta else dict(obj, metadata=meta), where, fields))
             elif kind in WORKLOAD_KINDS and api_version in ("apps/v1", "batch/v1", "v1", "batch/v1beta1",
                                                             "extensions/v1beta1", "apps/v1beta2"):
-                workloads.append((obj, where))
+                workloads.append((obj if obj.get("metadata") is meta else dict(obj, metadata=meta), where, fields))
                 owner = _controller(meta)
                 if owner:
                     owners[(namespace or default_namespace, kind, name)] = owner
             elif kind == "Service" and api_version == "v1":
-                state.services.append(_service(obj, where, default_namespace))
+                service = _service(obj, where, namespace or default_namespace, fields)
+                if service is not None:
+                    state.services.append(service)
             elif kind == "EndpointSlice" and api_version.startswith("discovery.k8s.io/"):
-                state.endpoint_slices.append(_endpoint_slice(obj, where, default_namespace))
+                state.endpoint_slices.append(_endpoint_slice(obj, where, namespace or default_namespace, fields))
             elif kind == "ServiceAccount" and api_version == "v1":
-                state.service_accounts.append(ServiceAccount(namespace or default_namespace, name,
-                                                             _labels(meta, where, alerts, ref)))
+                labels, uncertain = _labels(meta.get("labels"), "metadata.labels", fields, "service account")
+                state.service_accounts.append(ServiceAccount(namespace or default_namespace, name, labels))
+                if uncertain:
+                    unreadable_accounts[(namespace or default_namespace, name)] = f"{ref}: labels could not be read"
             elif kind == "ConfigMap" and api_version == "v1":
                 if (namespace or default_namespace, name) == coredns:
                     data = obj.get("data") or {}
                     state.corefile = data.get("Corefile") if isinstance(data, Mapping) else None
                     state.corefile_source = where
             elif is_routing_kind(api_version, kind):
-                add_routing_object(state, obj, where, default_namespace)
-            elif kind in POLICY_KINDS.get(_group(api_version), ()):
+                try:
+                    add_routing_object(state, obj if obj.get("metadata") is meta else dict(obj, metadata=meta), where,
+                                       namespace or default_namespace)
+                except InvalidRouting as err:
+                    skip("invalid-field", where, f"{ref}: {err}", ref)
+            elif is_policy:
                 scoped = kind not in CLUSTER_SCOPED_POLICY_KINDS
                 state.policies.append(PolicyObject(
                     api_version=api_version, kind=kind, name=name,
@@ -348,35 +576,33 @@ def build_state(docs: list, *, coredns: tuple[str, str] = CORE_DNS_CONFIGMAP,
             else:
                 alerts.append(Alert("unknown-kind", f"{where}: {api_version or '?'} {kind} {name}: kind not used "
                                     "by netaudit; skipped", ref))
-        except (_Invalid, InvalidRouting) as err:
-            alerts.append(Alert("invalid-field", f"{where}: {ref}: {err}; object skipped", ref, "error"))
         except (AttributeError, TypeError, ValueError, KeyError) as err:
-            # A field of an unexpected type deep in the object: say which object, keep the run going.
-            alerts.append(Alert("invalid-object", f"{where}: {ref}: could not be read ({type(err).__name__}: "
-                                f"{err}); object skipped", ref, "error"))
+            # A safety net: a field of a type no check above expects. Say which object, keep the run going.
+            skip("invalid-object", where, f"{ref}: could not be read ({type(err).__name__}: {err})", ref)
 
     # Real pods first: they tell which workloads already have pods and need no representative.
-    workload_objects = {(o.get("metadata", {}).get("namespace") or default_namespace, o["kind"],
-                         o["metadata"]["name"]): o for o, _ in workloads}
+    workload_objects = {(o["metadata"].get("namespace") or default_namespace, o["kind"], o["metadata"]["name"]): o
+                        for o, _, _ in workloads}
     covered: set[tuple] = set()
-    for obj, where in pods_raw:
+    for obj, where, fields in pods_raw:
         try:
-            pod = _pod_from_manifest(obj, where, default_namespace, owners, workload_objects, alerts)
-        except (_Invalid, AttributeError, TypeError, ValueError, KeyError) as err:
-            name = (obj.get("metadata") or {}).get("name")
-            alerts.append(Alert("invalid-field", f"{where}: Pod {name}: {err}; pod skipped (it is missing from "
-                                "the matrix)", f"Pod {name}", "error"))
+            pod = _pod_from_manifest(obj, where, default_namespace, owners, workload_objects, fields)
+        except (AttributeError, TypeError, ValueError, KeyError) as err:
+            skip("invalid-object", where, f"{fields.ref}: could not be read ({type(err).__name__}: {err})",
+                 fields.ref)
             continue
         if pod is None:
             continue
         state.pods.append(pod)
-        meta = obj.get("metadata") or {}
-        owner = _controller(meta)
+        # Its workload has a real pod: no representative for it. That is the workload pod_workload found, which
+        # may be a Deployment known only from the ReplicaSet name and pod-template-hash (no ReplicaSet in input).
+        covered.add((pod.namespace, *pod.workload.split("/", 1)))
+        owner = _controller(obj["metadata"])
         while owner:
             owner_key = (pod.namespace, owner[0], owner[1])
             covered.add(owner_key)
             owner = owners.get(owner_key)
-    for obj, where in (workloads if representatives else ()):
+    for obj, where, fields in (workloads if representatives else ()):
         meta = obj["metadata"]
         ns = meta.get("namespace") or default_namespace
         key = (ns, obj["kind"], meta["name"])
@@ -386,11 +612,15 @@ def build_state(docs: list, *, coredns: tuple[str, str] = CORE_DNS_CONFIGMAP,
         if owner and (ns, owner[0], owner[1]) in workload_objects:
             continue  # e.g. a ReplicaSet of a Deployment that is in the input: the Deployment stands for it
         try:
-            state.pods.append(_representative_pod(obj, where, ns, alerts))
-        except (_Invalid, AttributeError, TypeError, ValueError, KeyError) as err:
-            alerts.append(Alert("invalid-field", f"{where}: {obj['kind']} {ns}/{meta['name']}: {err}; workload "
-                                "skipped (it is missing from the matrix)", f"{obj['kind']} {ns}/{meta['name']}",
-                                "error"))
+            state.pods.append(_representative_pod(obj, where, ns, fields))
+        except (AttributeError, TypeError, ValueError, KeyError) as err:
+            skip("invalid-object", where, f"{fields.ref}: could not be read ({type(err).__name__}: {err})",
+                 fields.ref)
+    if unreadable_accounts:
+        # Calico matches service-account labels: a pod whose account's labels are unknown may match or not.
+        state.pods = [replace(p, uncertain_identity=True, unreadable=p.unreadable + (unreadable_accounts[key],))
+                      if (key := (p.namespace, p.service_account)) in unreadable_accounts else p
+                      for p in state.pods]
 
     state.namespaces = dict(declared_namespaces)
     used = {p.namespace for p in state.pods} | {p.namespace for p in state.policies if p.namespace} | \
@@ -406,7 +636,8 @@ def build_state(docs: list, *, coredns: tuple[str, str] = CORE_DNS_CONFIGMAP,
         alerts.append(Alert("namespace-not-declared", "the input declares no Namespace objects: only the "
                             "kubernetes.io/metadata.name label of " + ", ".join(missing) + " is known; "
                             "namespaceSelectors on other labels give unknown verdicts", ", ".join(missing)))
-    no_ip = [p.id for p in state.pods if not p.ips and not p.host_network]
+    no_ip = [p.id for p in state.pods if not p.ips and not p.host_network and not p.opaque
+             and not p.uncertain_identity]
     if no_ip and any(_mentions_cidrs(p) for p in state.policies):
         shown = ", ".join(no_ip[:5]) + (f" and {len(no_ip) - 5} more" if len(no_ip) > 5 else "")
         alerts.append(Alert("pod-without-ip", f"{len(no_ip)} pod(s) have no IP ({shown}): ipBlock/nets rules "
@@ -432,23 +663,25 @@ def _mentions_cidrs(policy: PolicyObject) -> bool:
     return False
 
 
-class _Invalid(ValueError):
-    pass
-
-
-def _bad_meta(meta: Mapping) -> str | None:
-    """Type checks of the metadata fields every later step reads, so they can trust them."""
-    name = meta.get("name")
-    if name is not None and not isinstance(name, str):
-        return f"metadata.name {name!r} is not a string"
-    for field_name in ("labels", "annotations"):
-        value = meta.get(field_name)
-        if value is not None and not isinstance(value, Mapping):
-            return f"metadata.{field_name} must be a map of strings"
+def _readable_meta(meta: Mapping, fields: _Fields) -> Mapping:
+    """metadata with the fields that later steps read made safe: a wrong-typed one is an error and is left out
+    (labels: every label unknown, as `_labels` says; ownerReferences: the object is its own workload). The same
+    object when nothing is wrong (the common case: no copy)."""
+    annotations = meta.get("annotations")
+    bad_annotations = annotations is not None and not isinstance(annotations, Mapping)
     owners = meta.get("ownerReferences")
-    if owners is not None and not (isinstance(owners, list) and all(isinstance(o, Mapping) for o in owners)):
-        return "metadata.ownerReferences must be a list of objects"
-    return None
+    bad_owners = owners is not None and not (isinstance(owners, list) and all(isinstance(o, Mapping) for o in owners))
+    if not (bad_annotations or bad_owners):
+        return meta
+    clean = dict(meta)
+    if bad_annotations:
+        fields.error("metadata.annotations", "must be a map of strings", "ignored")
+        clean.pop("annotations")
+    if bad_owners:
+        fields.error("metadata.ownerReferences", "must be a list of objects",
+                     "ignored: the object is shown as its own workload")
+        clean.pop("ownerReferences")
+    return clean
 
 
 def _group(api_version: str) -> str:
@@ -462,119 +695,250 @@ def _controller(meta: Mapping) -> tuple[str, str] | None:
     return None
 
 
-def _labels(meta: Mapping, where: str, alerts: list[Alert], ref: str) -> dict[str, str]:
-    raw = meta.get("labels") or {}
+def _labels(raw: object, path: str, fields: _Fields, what: str = "pod") -> tuple[dict[str, str], tuple[str, ...]]:
+    """The labels that can be read, and the keys whose values cannot ("*": all of them).
+
+    A label the API server would refuse is not read as something else (YAML turns `yes` into true and `1.10` into
+    1.1: the spelling the author meant is lost), so selectors that read its key give unknown verdicts. A key that
+    is not a valid label key is left out: no valid selector can name it.
+    """
+    if raw is None:
+        return {}, ()
     if not isinstance(raw, Mapping):
-        raise _Invalid("metadata.labels must be a map of strings")
-    labels = {}
+        fields.error(path, f"must be a map of strings, got {type(raw).__name__}",
+                     f"every label of this {what} is unknown: selectors that read labels may or may not match it")
+        return {}, ("*",)
+    labels: dict[str, str] = {}
+    uncertain: list[str] = []
     for key, value in raw.items():
-        problem = validate_label_key(key) or validate_label_value(value)
+        problem = validate_label_key(key)
         if problem:
-            if isinstance(value, (int, float, bool)) and not isinstance(value, str) and not validate_label_key(key):
-                # The API server rejects this object; we read the value the author obviously meant, and say so.
-                text = str(value).lower() if isinstance(value, bool) else str(value)
-                alerts.append(Alert("invalid-label", f"{where}: {ref}: metadata.labels[{key}]: {problem}; read as "
-                                    f"{text!r}", ref))
-                labels[key] = text
+            if isinstance(key, str):
+                fields.error(f"{path}[{key}]", problem, "label left out (no selector can name such a key)")
                 continue
-            raise _Invalid(f"metadata.labels[{key}]: {problem}")
+            fields.error(f"{path}[{key!r}]", f"label key {key!r} must be a string (quote it)",
+                         f"every label of this {what} is unknown: YAML lost the key as written")
+            uncertain.append("*")
+            continue
+        problem = validate_label_value(value)
+        if problem:
+            fields.error(f"{path}[{key}]", problem, f"its value is unknown: selectors on {key} may or may not match "
+                         f"this {what}")
+            uncertain.append(key)
+            continue
         labels[key] = value
-    return labels
+    return labels, tuple(dict.fromkeys(uncertain))
 
 
-def _namespace_labels(name: str, meta: Mapping, where: str, alerts: list[Alert]) -> dict[str, str]:
-    labels = _labels(meta, where, alerts, f"Namespace {name}")
-    labels[NAMESPACE_NAME_LABEL] = name  # set by the API server on every namespace since Kubernetes 1.21
-    return labels
+_UNKNOWN_NAMED = "named-port matches on this pod are unknown"
 
 
-def _container_ports(spec: Mapping, where: str) -> tuple[ContainerPort, ...]:
-    out = []
+def _container_ports(spec: Mapping, prefix: str, fields: _Fields) -> tuple[tuple[ContainerPort, ...], tuple]:
+    """The container ports that can be read, and the ones that cannot (name, protocol, number; None = unknown)."""
+    out: list[ContainerPort] = []
+    uncertain: list[tuple] = []
     for list_name, init in (("containers", False), ("initContainers", True)):
-        containers = spec.get(list_name) or []
+        containers = spec.get(list_name)
+        if containers is None:
+            continue
+        path = f"{prefix}.{list_name}"
         if not isinstance(containers, list):
-            raise _Invalid(f"spec.{list_name} must be a list")
+            fields.error(path, f"must be a list of containers, got {type(containers).__name__}",
+                         f"its ports are unknown: {_UNKNOWN_NAMED}")
+            uncertain.append(ANY_PORT)
+            continue
         for i, container in enumerate(containers):
             if not isinstance(container, Mapping):
-                raise _Invalid(f"spec.{list_name}[{i}] must be an object")
-            for j, port in enumerate(container.get("ports") or []):
-                field_path = f"spec.{list_name}[{i}].ports[{j}]"
-                if not isinstance(port, Mapping):
-                    raise _Invalid(f"{field_path} must be an object")
-                number = port.get("containerPort")
-                if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= 65535:
-                    raise _Invalid(f"{field_path}.containerPort: {number!r} is not a port number from 1 to 65535")
-                protocol = port.get("protocol") or "TCP"
-                if protocol not in ("TCP", "UDP", "SCTP"):
-                    raise _Invalid(f"{field_path}.protocol: {protocol!r} is not TCP, UDP or SCTP")
-                name = port.get("name")
-                if name is not None and not isinstance(name, str):
-                    raise _Invalid(f"{field_path}.name: {name!r} must be a string")
-                out.append(ContainerPort(number, protocol, name or None, init))
-    return tuple(out)
+                fields.error(f"{path}[{i}]", f"must be an object, got {type(container).__name__}",
+                             f"its ports are unknown: {_UNKNOWN_NAMED}")
+                uncertain.append(ANY_PORT)
+                continue
+            ports = container.get("ports")
+            if ports is None:
+                continue
+            if not isinstance(ports, list):
+                fields.error(f"{path}[{i}].ports", f"must be a list of ports, got {type(ports).__name__}",
+                             f"its ports are unknown: {_UNKNOWN_NAMED}")
+                uncertain.append(ANY_PORT)
+                continue
+            for j, entry in enumerate(ports):
+                read = _container_port(entry, f"{path}[{i}].ports[{j}]", init, fields)
+                if isinstance(read, ContainerPort):
+                    out.append(read)
+                elif read is not None:
+                    uncertain.append(read)
+    return tuple(out), tuple(dict.fromkeys(uncertain))
 
 
-def _pod_spec_fields(spec: Mapping, where: str) -> dict:
+def _container_port(entry: object, path: str, init: bool, fields: _Fields) -> ContainerPort | tuple | None:
+    """One entry of a container's `ports`: a ContainerPort; or, if it cannot be read, what is known of it as
+    (name, protocol, number) with None for the unknown parts; or None when it cannot matter (it has no name, and
+    rules only ever name a port of a pod by its name: numeric ports are the rule's own)."""
+    if not isinstance(entry, Mapping):
+        fields.error(path, f"must be an object with containerPort, protocol and name, got {type(entry).__name__}",
+                     f"port entry left out: {_UNKNOWN_NAMED}")
+        return ANY_PORT
+    problems = []
+    name = entry.get("name")
+    name_ok = name is None or isinstance(name, str)
+    if not name_ok:
+        problems.append(("name", f"{name!r} must be a string"))
+    number = entry.get("containerPort")
+    number_ok = isinstance(number, int) and not isinstance(number, bool) and 1 <= number <= 65535
+    if number is None:
+        typo = next((k for k in entry if isinstance(k, str) and k.lower() == "containerport"), None)
+        problems.append(("containerPort", "is missing" + (f" (there is `{typo}`: field names are case-sensitive)"
+                                                          if typo else "")))
+    elif not number_ok:
+        problems.append(("containerPort", f"{number!r} is not a port number from 1 to 65535"))
+    protocol = entry.get("protocol") or "TCP"
+    protocol_ok = protocol in ("TCP", "UDP", "SCTP")
+    if not protocol_ok:
+        problems.append(("protocol", f"{protocol!r} is not TCP, UDP or SCTP"))
+    if not problems:
+        return ContainerPort(number, protocol, name or None, init)
+    matters = name is not None
+    consequence = f"port entry left out: {_UNKNOWN_NAMED}" if matters else \
+        "port entry left out (it has no name, so no rule can refer to it: no verdict changes)"
+    if len(problems) == 1:
+        fields.error(f"{path}.{problems[0][0]}", problems[0][1], consequence)
+    else:
+        fields.error(path, "; ".join(f"{f}: {m}" for f, m in problems), consequence)
+    if not matters:
+        return None
+    return (name if name_ok else None, protocol if protocol_ok else None, number if number_ok else None)
+
+
+_OPAQUE = "every verdict about this pod is unknown"
+_IDENTITY = "verdicts of ipBlocks and Calico rules about this pod are unknown"
+
+
+def _pod_spec_fields(spec: object, prefix: str, fields: _Fields) -> dict:
+    """The Pod fields of a pod spec (a Pod's, or a workload's template): what cannot be read is an error, and
+    `uncertain_identity` and `opaque` say when it is something policies read besides labels."""
+    out = dict(service_account="default", host_network=False, node_name=None, container_ports=(),
+               uncertain_ports=(), hostname=None, subdomain=None, dns_policy="ClusterFirst", opaque=False,
+               uncertain_identity=False)
+    if spec is None:
+        spec = {}
     if not isinstance(spec, Mapping):
-        raise _Invalid("spec must be an object")
-    for field_name in ("serviceAccountName", "serviceAccount", "nodeName", "hostname", "subdomain", "dnsPolicy"):
-        value = spec.get(field_name)
+        fields.error(prefix, f"must be an object, got {type(spec).__name__}", _OPAQUE)
+        out.update(opaque=True, uncertain_ports=(ANY_PORT,))
+        return out
+    for name in ("serviceAccountName", "serviceAccount"):
+        value = spec.get(name)
         if value is not None and not isinstance(value, str):
-            raise _Invalid(f"spec.{field_name}: {value!r} must be a string")
-    if spec.get("hostNetwork") is not None and not isinstance(spec.get("hostNetwork"), bool):
-        raise _Invalid(f"spec.hostNetwork: {spec.get('hostNetwork')!r} must be true or false")
-    return dict(
-        service_account=spec.get("serviceAccountName") or spec.get("serviceAccount") or "default",
-        host_network=bool(spec.get("hostNetwork")),
-        node_name=spec.get("nodeName"),
-        container_ports=_container_ports(spec, where),
-        hostname=spec.get("hostname"),
-        subdomain=spec.get("subdomain"),
-        dns_policy=spec.get("dnsPolicy") or "ClusterFirst",
-    )
+            fields.error(f"{prefix}.{name}", f"{value!r} must be a string",
+                         f"its service account is unknown: {_IDENTITY}")
+            out["uncertain_identity"] = True
+    account = spec.get("serviceAccountName") or spec.get("serviceAccount")
+    if isinstance(account, str) and account:
+        out["service_account"] = account
+    host_network = spec.get("hostNetwork")
+    if host_network is not None and not isinstance(host_network, bool):
+        fields.error(f"{prefix}.hostNetwork", f"{host_network!r} must be true or false",
+                     f"whether it uses the host network is unknown: {_OPAQUE}")
+        out["opaque"] = True
+    else:
+        out["host_network"] = bool(host_network)
+    for name, key in (("nodeName", "node_name"), ("hostname", "hostname"), ("subdomain", "subdomain"),
+                      ("dnsPolicy", "dns_policy")):
+        value = spec.get(name)
+        if value is not None and not isinstance(value, str):
+            fields.error(f"{prefix}.{name}", f"{value!r} must be a string", "ignored")
+        elif value:
+            out[key] = value
+    out["container_ports"], out["uncertain_ports"] = _container_ports(spec, prefix, fields)
+    return out
 
 
-def _ip_text(value: object, field_path: str) -> str:
+_IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\Z")
+
+
+def _ip_text(value: object) -> str | None:
+    """The canonical text of an IP address, or None. A dotted quad without leading zeros is already canonical, and
+    checking that is much cheaper than ipaddress (10,000 pods: 0.4 s)."""
+    if not isinstance(value, str):
+        return None
+    if _IPV4.match(value):
+        return value
     try:
-        return str(ipaddress.ip_address(str(value).strip()))
+        return str(ipaddress.ip_address(value.strip()))
     except ValueError:
-        raise _Invalid(f"{field_path}: {value!r} is not an IP address") from None
+        return None
 
 
-def _pod_ips(status: Mapping) -> tuple[str, ...]:
-    ips = []
-    entries = status.get("podIPs") or []
-    if not isinstance(entries, list):
-        raise _Invalid("status.podIPs must be a list of {ip: ...}")
-    for i, entry in enumerate(entries):
-        if isinstance(entry, Mapping) and entry.get("ip"):
-            ips.append(_ip_text(entry["ip"], f"status.podIPs[{i}].ip"))
-    if status.get("podIP"):
-        first = _ip_text(status["podIP"], "status.podIP")
-        if first not in ips:
+def _pod_ips(status: Mapping, fields: _Fields) -> tuple[tuple[str, ...], bool]:
+    """The pod's IPs, and whether all of them could be read (an address that cannot be read could be in any
+    ipBlock, and Calico selectors match addresses too)."""
+    ips: list[str] = []
+    readable = True
+    seen: dict[object, str | None] = {}  # podIP repeats podIPs[0]: parse each text once
+
+    def ip_text(value: object) -> str | None:
+        if isinstance(value, str) and value in seen:
+            return seen[value]
+        text = _ip_text(value)
+        if isinstance(value, str):
+            seen[value] = text
+        return text
+    entries = status.get("podIPs")
+    if entries is not None and not isinstance(entries, list):
+        fields.error("status.podIPs", "must be a list of {ip: ...}", f"its addresses are unknown: {_IDENTITY}")
+        entries, readable = [], False
+    for i, entry in enumerate(entries or []):
+        ip = ip_text(entry.get("ip")) if isinstance(entry, Mapping) else None
+        if ip is None:
+            fields.error(f"status.podIPs[{i}]", f"{entry!r} is not {{ip: <an IP address>}}",
+                         f"an address of it is unknown: {_IDENTITY}")
+            readable = False
+        elif ip not in ips:
+            ips.append(ip)
+    if status.get("podIP") is not None:
+        first = ip_text(status["podIP"])
+        if first is None:
+            fields.error("status.podIP", f"{status['podIP']!r} is not an IP address",
+                         f"its address is unknown: {_IDENTITY}")
+            readable = False
+        elif first not in ips:
             ips.insert(0, first)
-    return tuple(ips)
+    return tuple(ips), readable
 
 
 def _pod_from_manifest(obj: Mapping, where: str, default_namespace: str, owners: dict, workload_objects: dict,
-                       alerts: list[Alert]) -> Pod | None:
-    meta = obj.get("metadata") or {}
+                       fields: _Fields) -> Pod | None:
+    meta = obj["metadata"]
     ns = meta.get("namespace") or default_namespace
     name = meta["name"]
-    status = obj.get("status") or {}
-    if not isinstance(status, Mapping):
+    status = obj.get("status")
+    identity = False
+    if status is None:
         status = {}
+    elif not isinstance(status, Mapping):
+        fields.error("status", f"must be an object, got {type(status).__name__}",
+                     f"its addresses are unknown: {_IDENTITY}")
+        status, identity = {}, True
     phase = status.get("phase")
+    if phase is not None and not isinstance(phase, str):
+        fields.error("status.phase", f"{phase!r} must be a string", "ignored")
+        phase = None
     if phase in ("Succeeded", "Failed"):
         return None  # finished pods hold no IP and are not endpoints
-    labels = _labels(meta, where, alerts, f"Pod {ns}/{name}")
-    fields = _pod_spec_fields(obj.get("spec") or {}, where)
+    labels, uncertain_labels = _labels(meta.get("labels"), "metadata.labels", fields)
+    facts = _pod_spec_fields(obj.get("spec"), "spec", fields)
+    ips, ips_readable = _pod_ips(status, fields)
     ready = None
-    for cond in status.get("conditions") or []:
+    conditions = status.get("conditions")
+    if conditions is not None and not isinstance(conditions, list):
+        fields.error("status.conditions", "must be a list", "whether the pod is ready is unknown")
+        conditions = []
+    for cond in conditions or []:
         if isinstance(cond, Mapping) and cond.get("type") == "Ready":
             ready = cond.get("status") == "True"
-    return Pod(namespace=ns, name=name, labels=labels, ips=_pod_ips(status), phase=phase, ready=ready,
-               workload=pod_workload(ns, meta, labels, owners, workload_objects), source=where, **fields)
+    facts["uncertain_identity"] = facts["uncertain_identity"] or identity or not ips_readable
+    return Pod(namespace=ns, name=name, labels=labels, ips=ips, phase=phase, ready=ready,
+               workload=pod_workload(ns, meta, labels, owners, workload_objects), source=where,
+               uncertain_labels=uncertain_labels, unreadable=tuple(fields.problems), **facts)
 
 
 def pod_workload(namespace: str, meta: Mapping, labels: Mapping, owners: Mapping, known: Mapping) -> str:
@@ -595,110 +959,194 @@ def pod_workload(namespace: str, meta: Mapping, labels: Mapping, owners: Mapping
     return f"{kind}/{name}"
 
 
-def _pod_template(obj: Mapping) -> Mapping:
+def _pod_template(obj: Mapping, fields: _Fields) -> tuple[Mapping | None, str]:
+    """A workload's pod template and its field path, or None (an error says why) when it cannot be read."""
     spec = obj.get("spec")
     if not isinstance(spec, Mapping):
-        raise _Invalid("spec must be an object")
+        fields.error("spec", "must be an object with a pod template", f"its pods are unknown: {_OPAQUE}")
+        return None, "spec"
+    prefix = "spec.template"
     if obj["kind"] == "CronJob":
         job = spec.get("jobTemplate")
         if not isinstance(job, Mapping) or not isinstance(job.get("spec"), Mapping):
-            raise _Invalid("spec.jobTemplate.spec is required")
+            fields.error("spec.jobTemplate.spec", "is required", f"its pods are unknown: {_OPAQUE}")
+            return None, "spec.jobTemplate.spec"
         spec = job["spec"]
         prefix = "spec.jobTemplate.spec.template"
-    else:
-        prefix = "spec.template"
     template = spec.get("template")
     if not isinstance(template, Mapping):
-        raise _Invalid(f"{prefix} is required")
-    return template
+        fields.error(prefix, "is required (an object)", f"its pods are unknown: {_OPAQUE}")
+        return None, prefix
+    return template, prefix
 
 
-def _representative_pod(obj: Mapping, where: str, namespace: str, alerts: list[Alert]) -> Pod:
-    template = _pod_template(obj)
-    meta = template.get("metadata") or {}
-    name = obj["metadata"]["name"]
-    labels = _labels(meta, where, alerts, f"{obj['kind']} {namespace}/{name}")
-    fields = _pod_spec_fields(template.get("spec") or {}, where)
-    return Pod(namespace=namespace, name=name, labels=labels, workload=f"{obj['kind']}/{name}", representative=True,
-               source=where, **fields)
+def _representative_pod(obj: Mapping, where: str, namespace: str, fields: _Fields) -> Pod:
+    kind, name = obj["kind"], obj["metadata"]["name"]
+    template, prefix = _pod_template(obj, fields)
+    base = dict(namespace=namespace, name=name, workload=f"{kind}/{name}", representative=True, source=where)
+    if template is None:
+        # The workload exists, its pods are unknown: it stays in the matrix with unknown verdicts.
+        return Pod(**base, uncertain_labels=("*",), uncertain_ports=(ANY_PORT,), opaque=True,
+                   unreadable=tuple(fields.problems))
+    meta = template.get("metadata")
+    if meta is not None and not isinstance(meta, Mapping):
+        fields.error(f"{prefix}.metadata", "must be an object", "its labels are unknown")
+        labels, uncertain_labels = {}, ("*",)
+    else:
+        labels, uncertain_labels = _labels((meta or {}).get("labels"), f"{prefix}.metadata.labels", fields)
+    facts = _pod_spec_fields(template.get("spec"), f"{prefix}.spec", fields)
+    return Pod(**base, labels=labels, uncertain_labels=uncertain_labels, unreadable=tuple(fields.problems), **facts)
 
 
-def _service(obj: Mapping, where: str, default_namespace: str) -> Service:
+def _port_number(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 65535
+
+
+def _service(obj: Mapping, where: str, namespace: str, fields: _Fields) -> Service | None:
     meta = obj["metadata"]
-    spec = obj.get("spec") or {}
+    spec = obj.get("spec")
+    if spec is None:
+        spec = {}
     if not isinstance(spec, Mapping):
-        raise _Invalid("spec must be an object")
+        fields.error("spec", f"must be an object, got {type(spec).__name__}", "Service skipped")
+        return None
     ports = []
-    for i, port in enumerate(spec.get("ports") or []):
+    raw_ports = spec.get("ports")
+    if raw_ports is not None and not isinstance(raw_ports, list):
+        fields.error("spec.ports", "must be a list", "the Service's ports are left out")
+        raw_ports = []
+    for i, port in enumerate(raw_ports or []):
+        path = f"spec.ports[{i}]"
         if not isinstance(port, Mapping):
-            raise _Invalid(f"spec.ports[{i}] must be an object")
+            fields.error(path, "must be an object", "this Service port is left out")
+            continue
         number = port.get("port")
-        if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= 65535:
-            raise _Invalid(f"spec.ports[{i}].port: {number!r} is not a port number from 1 to 65535")
         target = port.get("targetPort", number)
         if isinstance(target, str) and target.isdigit():
             target = int(target)
-        if isinstance(target, bool) or not isinstance(target, (int, str)):
-            raise _Invalid(f"spec.ports[{i}].targetPort: {target!r} is not a port number or name")
         protocol = port.get("protocol") or "TCP"
-        if protocol not in ("TCP", "UDP", "SCTP"):
-            raise _Invalid(f"spec.ports[{i}].protocol: {protocol!r} is not TCP, UDP or SCTP")
         name = port.get("name")
-        if name is not None and not isinstance(name, str):
-            raise _Invalid(f"spec.ports[{i}].name: {name!r} must be a string")
         node_port = port.get("nodePort")
-        if node_port is not None and (isinstance(node_port, bool) or not isinstance(node_port, int)):
-            raise _Invalid(f"spec.ports[{i}].nodePort: {node_port!r} must be a number")
+        problem = None
+        if not _port_number(number):
+            problem = (f"{path}.port", f"{number!r} is not a port number from 1 to 65535")
+        elif isinstance(target, bool) or not isinstance(target, (int, str)):
+            problem = (f"{path}.targetPort", f"{target!r} is not a port number or name")
+        elif protocol not in ("TCP", "UDP", "SCTP"):
+            problem = (f"{path}.protocol", f"{protocol!r} is not TCP, UDP or SCTP")
+        elif name is not None and not isinstance(name, str):
+            problem = (f"{path}.name", f"{name!r} must be a string")
+        elif node_port is not None and not _port_number(node_port):
+            problem = (f"{path}.nodePort", f"{node_port!r} is not a port number")
+        if problem:
+            fields.error(problem[0], problem[1], "this Service port is left out")
+            continue
         ports.append(ServicePort(number, protocol, name, target, node_port))
-    cluster_ips = spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else [])
-    if not isinstance(cluster_ips, list):
-        raise _Invalid("spec.clusterIPs must be a list")
-    cluster_ips = tuple(ip if ip == "None" else _ip_text(ip, "spec.clusterIP") for ip in cluster_ips)
+    raw_ips = spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else [])
+    if not isinstance(raw_ips, list):
+        fields.error("spec.clusterIPs", "must be a list", "the Service's cluster IPs are left out")
+        raw_ips = []
+    cluster_ips = []
+    for i, text in enumerate(raw_ips):
+        if text == "None":
+            continue
+        ip = _ip_text(text)
+        if ip is None:
+            fields.error(f"spec.clusterIPs[{i}]" if "clusterIPs" in spec else "spec.clusterIP",
+                         f"{text!r} is not an IP address", "left out")
+        else:
+            cluster_ips.append(ip)
     selector = spec.get("selector")
-    source_ranges = []
-    for i, text in enumerate(spec.get("loadBalancerSourceRanges") or []):
-        try:
-            source_ranges.append(str(ipaddress.ip_network(str(text).strip(), strict=False)))
-        except ValueError:
-            raise _Invalid(f"spec.loadBalancerSourceRanges[{i}]: {text!r} is not a CIDR") from None
-    external_ips = tuple(_ip_text(ip, f"spec.externalIPs[{i}]") for i, ip in enumerate(spec.get("externalIPs") or []))
+    if selector is not None and not (isinstance(selector, Mapping) and
+                                     all(isinstance(k, str) and isinstance(v, str) for k, v in selector.items())):
+        fields.error("spec.selector", "must be a map of strings", "Service skipped: its backends are unknown")
+        return None
+    text_fields = {}
+    for key in ("type", "externalName", "externalTrafficPolicy"):
+        value = spec.get(key)
+        if value is not None and not isinstance(value, str):
+            fields.error(f"spec.{key}", f"{value!r} must be a string", "ignored")
+            value = None
+        text_fields[key] = value
+    labels = meta.get("labels") if isinstance(meta.get("labels"), Mapping) else {}
+    source_ranges, external_ips = [], []
+    for key, out, check in (("loadBalancerSourceRanges", source_ranges, _cidr_text), ("externalIPs", external_ips,
+                                                                                     _ip_text)):
+        raw = spec.get(key)
+        if raw is not None and not isinstance(raw, list):
+            fields.error(f"spec.{key}", "must be a list", "ignored: exposure through this Service may be wider")
+            continue
+        for i, text in enumerate(raw or []):
+            value = check(text)
+            if value is None:
+                fields.error(f"spec.{key}[{i}]", f"{text!r} is not {'a CIDR' if check is _cidr_text else 'an IP'}",
+                             "ignored")
+            else:
+                out.append(value)
     return Service(
-        namespace=meta.get("namespace") or default_namespace, name=meta["name"], type=spec.get("type") or "ClusterIP",
-        selector=dict(selector) if isinstance(selector, Mapping) else None, ports=tuple(ports),
-        cluster_ips=tuple(ip for ip in cluster_ips if ip and ip != "None"),
-        headless="None" in cluster_ips, external_name=spec.get("externalName"),
-        external_traffic_policy=spec.get("externalTrafficPolicy"),
-        publish_not_ready_addresses=bool(spec.get("publishNotReadyAddresses")),
-        labels=dict(meta.get("labels") or {}), source=where, load_balancer_source_ranges=tuple(source_ranges),
-        external_ips=external_ips)
+        namespace=namespace, name=meta["name"], type=text_fields["type"] or "ClusterIP",
+        selector=dict(selector) if selector is not None else None, ports=tuple(ports),
+        cluster_ips=tuple(cluster_ips), headless="None" in raw_ips or spec.get("clusterIP") == "None",
+        external_name=text_fields["externalName"], external_traffic_policy=text_fields["externalTrafficPolicy"],
+        publish_not_ready_addresses=spec.get("publishNotReadyAddresses") is True,
+        labels=dict(labels), source=where, load_balancer_source_ranges=tuple(source_ranges),
+        external_ips=tuple(external_ips))
 
 
-def _endpoint_slice(obj: Mapping, where: str, default_namespace: str) -> EndpointSlice:
+def _cidr_text(value: object) -> str | None:
+    try:
+        return str(ipaddress.ip_network(value.strip(), strict=False)) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _endpoint_slice(obj: Mapping, where: str, namespace: str, fields: _Fields) -> EndpointSlice:
     meta = obj["metadata"]
     endpoints = []
-    for i, ep in enumerate(obj.get("endpoints") or []):
-        if not isinstance(ep, Mapping):
-            raise _Invalid(f"endpoints[{i}] must be an object")
-        conditions = ep.get("conditions") or {}
+    raw_endpoints = obj.get("endpoints")
+    if raw_endpoints is not None and not isinstance(raw_endpoints, list):
+        fields.error("endpoints", "must be a list", "the slice's endpoints are left out")
+        raw_endpoints = []
+    for i, ep in enumerate(raw_endpoints or []):
+        path = f"endpoints[{i}]"
+        addresses = ep.get("addresses") if isinstance(ep, Mapping) else None
+        conditions = (ep.get("conditions") or {}) if isinstance(ep, Mapping) else None
+        if not isinstance(ep, Mapping) or not isinstance(addresses, list) or \
+                not all(isinstance(a, str) for a in addresses) or not isinstance(conditions, Mapping):
+            fields.error(path, "must be an object with addresses (a list of strings) and conditions (an object)",
+                         "this endpoint is left out")
+            continue
         target = ep.get("targetRef") or {}
         target_pod = None
-        if isinstance(target, Mapping) and target.get("kind") == "Pod" and target.get("name"):
-            target_pod = f"{target.get('namespace') or meta.get('namespace') or default_namespace}/{target['name']}"
+        if isinstance(target, Mapping) and target.get("kind") == "Pod" and isinstance(target.get("name"), str):
+            target_ns = target.get("namespace") if isinstance(target.get("namespace"), str) else namespace
+            target_pod = f"{target_ns}/{target['name']}"
         endpoints.append(Endpoint(
-            addresses=tuple(str(a) for a in ep.get("addresses") or []),
-            ready=conditions.get("ready"), serving=conditions.get("serving"),
-            terminating=conditions.get("terminating"), hostname=ep.get("hostname"), node_name=ep.get("nodeName"),
-            target_pod=target_pod))
+            addresses=tuple(addresses), ready=conditions.get("ready"), serving=conditions.get("serving"),
+            terminating=conditions.get("terminating"),
+            hostname=ep.get("hostname") if isinstance(ep.get("hostname"), str) else None,
+            node_name=ep.get("nodeName") if isinstance(ep.get("nodeName"), str) else None, target_pod=target_pod))
     ports = []
-    for port in obj.get("ports") or []:
-        if isinstance(port, Mapping) and isinstance(port.get("port"), int) and not isinstance(port["port"], bool):
-            protocol = port.get("protocol") or "TCP"
-            name = port.get("name") or None
-            if protocol not in ("TCP", "UDP", "SCTP") or (name is not None and not isinstance(name, str)):
-                raise _Invalid(f"ports: {port!r} has an invalid protocol or name")
-            ports.append(ServicePort(port["port"], protocol, name))
-    labels = meta.get("labels") or {}
-    return EndpointSlice(namespace=meta.get("namespace") or default_namespace, name=meta["name"],
-                         service=labels.get("kubernetes.io/service-name"),
-                         address_type=obj.get("addressType") or "IPv4", endpoints=tuple(endpoints),
-                         ports=tuple(ports), source=where)
+    raw_ports = obj.get("ports")
+    if raw_ports is not None and not isinstance(raw_ports, list):
+        fields.error("ports", "must be a list", "the slice's ports are left out")
+        raw_ports = []
+    for i, port in enumerate(raw_ports or []):
+        if not isinstance(port, Mapping):
+            fields.error(f"ports[{i}]", "must be an object", "this port is left out")
+            continue
+        number, protocol, name = port.get("port"), port.get("protocol") or "TCP", port.get("name") or None
+        if number is None:
+            continue  # no port: "all ports" of a selector-less Service; nothing to map
+        if not _port_number(number) or protocol not in ("TCP", "UDP", "SCTP") or \
+                (name is not None and not isinstance(name, str)):
+            fields.error(f"ports[{i}]", f"{dict(port)!r} has an invalid port, protocol or name",
+                         "this port is left out")
+            continue
+        ports.append(ServicePort(number, protocol, name))
+    labels = meta.get("labels") if isinstance(meta.get("labels"), Mapping) else {}
+    service = labels.get("kubernetes.io/service-name")
+    return EndpointSlice(namespace=namespace, name=meta["name"],
+                         service=service if isinstance(service, str) else None,
+                         address_type=obj.get("addressType") if isinstance(obj.get("addressType"), str) else "IPv4",
+                         endpoints=tuple(endpoints), ports=tuple(ports), source=where)

@@ -12,7 +12,7 @@ import copy
 from dataclasses import replace
 
 from ..model import ClusterState
-from .manifests import ManifestDocuments, ManifestError, build_state, manifest_files, parse_text
+from .manifests import ManifestDocuments, ManifestError, build_state, manifest_files, read_file
 
 
 class OverlayError(ValueError):
@@ -42,11 +42,11 @@ def apply_overlay(state: ClusterState, with_paths: list[str], without: list[str]
         if not files:
             raise ManifestError(f"--with {path}: no .yaml, .yml or .json files there")
         for file_path in files:
-            with open(file_path, encoding="utf-8") as handle:
-                parse_text(handle.read(), file_path, collected, json_hint=file_path.endswith(".json"))
+            read_file(file_path, collected)
     delta = build_state(collected.docs)
     out = copy.copy(state)
     out.alerts = list(state.alerts) + collected.alerts + delta.alerts
+    out.unreadable = list(state.unreadable) + collected.unreadable  # policy documents of --with that did not parse
     out.origin = state.origin + " + " + ", ".join(with_paths) if with_paths else state.origin
 
     # Namespaces: declared ones replace; merely referenced ones only fill gaps.
@@ -82,7 +82,11 @@ def apply_overlay(state: ClusterState, with_paths: list[str], without: list[str]
             replaced_workloads.add(pod.workload_id)
             for old in existing_by_workload[pod.workload_id]:
                 delta_pods[old.id] = replace(old, labels=dict(pod.labels), service_account=pod.service_account,
-                                             container_ports=pod.container_ports, host_network=pod.host_network)
+                                             container_ports=pod.container_ports, host_network=pod.host_network,
+                                             uncertain_labels=pod.uncertain_labels,
+                                             uncertain_ports=pod.uncertain_ports, opaque=pod.opaque,
+                                             uncertain_identity=pod.uncertain_identity or old.uncertain_identity,
+                                             unreadable=pod.unreadable)
         else:
             delta_pods[pod.id] = pod
     for pod in state.pods:

@@ -124,7 +124,7 @@ def state_from_document(doc: Any, path: str = "snapshot") -> ClusterState:
 def _plain(state: ClusterState) -> dict:
     return {
         "namespaces": [dataclasses.asdict(n) for n in state.namespaces.values()],
-        "pods": [dataclasses.asdict(p) for p in state.pods],
+        "pods": [_plain_pod(p) for p in state.pods],
         "services": [dataclasses.asdict(s) for s in state.services],
         "endpoint_slices": [dataclasses.asdict(s) for s in state.endpoint_slices],
         "service_accounts": [dataclasses.asdict(s) for s in state.service_accounts],
@@ -143,10 +143,26 @@ def _plain(state: ClusterState) -> dict:
     }
 
 
+_POD_UNCERTAINTY = ("uncertain_labels", "uncertain_ports", "uncertain_identity", "opaque", "unreadable")
+
+
+def _plain_pod(pod: Pod) -> dict:
+    """A pod as JSON; the fields saying what could not be read only when something could not (so a snapshot of
+    fully readable input stays readable by netaudit versions that predate them)."""
+    data = dataclasses.asdict(pod)
+    for key in _POD_UNCERTAINTY:
+        if not data[key]:
+            del data[key]
+    return data
+
+
 def _pod(data: dict) -> Pod:
     data = dict(data)
     data["ips"] = tuple(data.get("ips") or ())
     data["container_ports"] = tuple(ContainerPort(**c) for c in data.get("container_ports") or ())
+    data["uncertain_labels"] = tuple(data.get("uncertain_labels") or ())
+    data["uncertain_ports"] = tuple(tuple(u) for u in data.get("uncertain_ports") or ())
+    data["unreadable"] = tuple(data.get("unreadable") or ())
     return Pod(**data)
 
 

@@ -107,6 +107,12 @@ def test_case(path: Path):
         if got != expect["verdict"]:
             failures.append(f"{label} {expect.get('port') or expect.get('protocol')}: expected {expect['verdict']}, "
                             f"got {got}")
+    errors = [a.message for a in analysis.alerts if a.severity == "error"]
+    for text in case.get("errors") or []:
+        if not any(text in message for message in errors):
+            failures.append(f"no error says {text!r}; the errors are: {errors}")
+    if "errors" in case and not case["errors"] and errors:
+        failures.append(f"expected no error, got: {errors}")
     assert not failures, f"{case['name']}: {case['reason']}\n  " + "\n  ".join(failures)
 
 

@@ -138,7 +138,7 @@ def test_nothing_usable_exits_2(tmp_path):
     path = write(tmp_path, "bad.yaml", "kind: [unclosed\n")
     result = run("matrix", "-f", path)
     assert result.exit_code == 2
-    assert "bad.yaml:2: invalid YAML" in result.output and "invalid YAML" in result.output
+    assert "bad.yaml:1: invalid YAML" in result.output  # the file has one line: the error is on it
     assert "nothing usable" in result.output
 
 
@@ -238,12 +238,91 @@ def test_unreachable_cluster_is_one_line_exit_2(tmp_path):
     assert len(result.output.strip().splitlines()) == 1
 
 
-def test_bad_kubeconfig_is_one_line_exit_2(tmp_path):
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text("apiVersion: v1\nkind: Config\ncontexts: []\n")
-    result = run("matrix", "--kubeconfig", str(kubeconfig), "--context", "nope")
+GOOD_KUBECONFIG = """\
+apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: ctx, context: {cluster: c, user: u}}]
+current-context: ctx
+"""
+
+BAD_KUBECONFIGS = {
+    # file content (None: no file) -> what the one error line says
+    "missing": (None, "--kubeconfig {path}: no such file"),
+    "broken-yaml": ("apiVersion: v1\nclusters: [\n", "kubeconfig {path} is not valid YAML at line 3: expected the "
+                                                      "node content"),
+    "a-string": ("just a string\n", "kubeconfig {path} is not a kubeconfig: expected a map with clusters, users and "
+                                    "contexts, found a str"),
+    "a-list": ("- a\n- b\n", "kubeconfig {path} is not a kubeconfig: expected a map with clusters, users and "
+                             "contexts, found a list"),
+    "empty": ("", "kubeconfig {path} defines no context"),
+    "no-contexts": ("apiVersion: v1\nkind: Config\n", "kubeconfig {path} defines no context"),
+    "no-current-context": (GOOD_KUBECONFIG.replace("current-context: ctx\n", ""),
+                           "kubeconfig {path} sets no current-context: pass --context NAME (contexts: ctx)"),
+    "current-context-undefined": (GOOD_KUBECONFIG.replace("current-context: ctx", "current-context: gone"),
+                                  "kubeconfig {path}: current-context 'gone' is not defined (contexts: ctx)"),
+    "cluster-missing": (GOOD_KUBECONFIG.replace("clusters: [{name: c,", "clusters: [{name: other,"),
+                        "kubeconfig {path}: context 'ctx' uses cluster 'c', which is not defined (clusters: other)"),
+    "user-missing": (GOOD_KUBECONFIG.replace("users: [{name: u,", "users: [{name: other,"),
+                     "kubeconfig {path}: context 'ctx' uses user 'u', which is not defined (users: other)"),
+    "no-server": (GOOD_KUBECONFIG.replace('{server: "https://127.0.0.1:1"}', "{}"),
+                  "kubeconfig {path}: cluster 'c' has no server URL (https://...)"),
+    "contexts-not-a-list": ("contexts: {ctx: {}}\n", "kubeconfig {path}: contexts must be a list of {{name, context}}"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_KUBECONFIGS))
+def test_every_unreadable_kubeconfig_is_one_line_exit_2(tmp_path, monkeypatch, case):
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    content, expected = BAD_KUBECONFIGS[case]
+    path = tmp_path / "kubeconfig"
+    if content is not None:
+        path.write_text(content)
+    for command in ("matrix", "check", "verify"):
+        result = run(command, "--kubeconfig", str(path))
+        assert result.exit_code == 2, (command, result.output)
+        assert result.output.startswith("error: " + expected.format(path=path)), (command, result.output)
+        assert len(result.output.strip().splitlines()) == 1, result.output
+
+
+def test_a_context_that_does_not_exist(tmp_path, monkeypatch):
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    path = tmp_path / "kubeconfig"
+    path.write_text(GOOD_KUBECONFIG)
+    result = run("matrix", "--kubeconfig", str(path), "--context", "nope")
     assert result.exit_code == 2
-    assert result.output.startswith("error: cannot use kubeconfig")
+    assert result.output == f"error: context 'nope' is not in kubeconfig {path} (contexts: ctx)\n"
+
+
+def test_no_kubeconfig_hints_name_options_that_work(tmp_path, monkeypatch):
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "absent"))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    matrix = run("matrix")
+    assert matrix.exit_code == 2 and "or read manifests with -f PATH" in matrix.output
+    verify = run("verify")
+    assert verify.exit_code == 2 and "netaudit verify --dry-run -f PATH" in verify.output
+    # ... and the hint is true: verify --dry-run -f plans from manifests without a cluster.
+    manifests = write(tmp_path, "basic.yaml", BASIC)
+    assert run("verify", "--dry-run", "-f", manifests).exit_code == 0
+    assert "-f" in run("verify", "--dry-run").output
+    cleanup = run("verify", "--cleanup")
+    assert cleanup.exit_code == 2 and "-f" not in cleanup.output  # cleanup needs the cluster: no -f to offer
+
+
+def test_kubeconfig_lists_as_kubectl_merges_them(tmp_path, monkeypatch):
+    # KUBECONFIG lists files; missing ones are skipped, and a later file can supply the cluster.
+    first = tmp_path / "a"
+    first.write_text(GOOD_KUBECONFIG.replace('clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\n',
+                                             ""))
+    second = tmp_path / "b"
+    second.write_text('clusters: [{name: c, cluster: {server: "https://127.0.0.1:9"}}]\n')
+    monkeypatch.setenv("KUBECONFIG", f"{tmp_path / 'absent'}:{first}:{second}")
+    from auditor.sources.live import check_kubeconfig
+    check_kubeconfig([str(first), str(second)], None)  # no error: the cluster comes from the second file
+    second.write_text("clusters: [\n")
+    result = run("matrix")
+    assert result.exit_code == 2 and result.output.startswith(f"error: kubeconfig {second} is not valid YAML")
 
 
 def test_namespace_filter_keeps_the_other_end_of_each_flow(tmp_path):
@@ -279,3 +358,16 @@ def test_no_progress_text_when_not_a_terminal(tmp_path):
     path = write(tmp_path, "basic.yaml", BASIC)
     result = run("matrix", "-f", path, "-o", "json", "-q")
     assert "netaudit: reading" not in result.stderr and "\x1b[K" not in result.stderr
+
+
+def test_quiet_hides_warnings_but_never_errors(tmp_path):
+    write(tmp_path, "good.yaml", BASIC)
+    write(tmp_path, "widget.yaml", "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n")  # a warning
+    write(tmp_path, "broken.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: [c\n")  # an error
+    loud = CliRunner().invoke(main, ["matrix", "-f", str(tmp_path)])
+    quiet = CliRunner().invoke(main, ["matrix", "-f", str(tmp_path), "-q"])
+    assert loud.exit_code == quiet.exit_code == 0
+    assert "warning: " in loud.stderr and "Widget" in loud.stderr
+    assert "error: " in loud.stderr and "broken.yaml:3: invalid YAML" in loud.stderr
+    assert quiet.stderr.splitlines() == [line for line in loud.stderr.splitlines() if line.startswith("error: ")]
+    assert quiet.stderr.count("error: ") == 1

@@ -91,3 +91,16 @@ def test_diff_usage_errors(tmp_path):
     assert missing.exit_code == 2 and "no such object" in missing.output
     bad = run("diff", "-f", base, "--without", "nope")
     assert bad.exit_code == 2 and "KIND/NAMESPACE/NAME" in bad.output
+
+
+def test_allowed_then_unknown_is_newly_unknown_not_newly_denied(tmp_path):
+    # The new version of a-from-b names its peer with an operator that does not exist: whether b still reaches a on
+    # 80/TCP is unknown now. Nobody knows it is closed, so it is newly unknown, and not newly denied.
+    broken = json.loads(json.dumps(ALLOW_B_TO_A))
+    broken["spec"]["ingress"][0]["from"] = [{"podSelector": {"matchExpressions": [
+        {"key": "app", "operator": "Matches", "values": ["b"]}]}}]
+    base = write(tmp_path, "base.yaml", BASE + [ALLOW_B_TO_A])
+    doc = json.loads(run("diff", "-f", base, "--with", write(tmp_path, "change.yaml", [broken]), "-o", "json").stdout)
+    assert doc["newlyDenied"] == []
+    assert [(c["from"], c["to"], c["unknown"]) for c in doc["newlyUnknown"]] == [
+        ("x/Deployment/b", "x/Deployment/a", [{"protocol": "TCP", "ports": [[80, 80]]}])]

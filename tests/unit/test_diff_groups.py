@@ -26,8 +26,9 @@ def _brute(old, new, level):
         b, a = before.get(key), after.get(key)
         b_allowed, a_allowed = (b.allowed if b else NONE), (a.allowed if a else NONE)
         b_unknown, a_unknown = (b.unknown if b else NONE), (a.unknown if a else NONE)
-        change = ((a_allowed - b_allowed) & VISIBLE, (b_allowed - a_allowed) & VISIBLE,
-                  (a_unknown - b_unknown - b_allowed) & VISIBLE)
+        # Allowed before and unknown now is newly unknown, not newly denied.
+        change = ((a_allowed - b_allowed) & VISIBLE, (b_allowed - a_allowed - a_unknown) & VISIBLE,
+                  (a_unknown - b_unknown) & VISIBLE)
         if any(change):
             out[key] = change
     return out

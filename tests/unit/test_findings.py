@@ -1,10 +1,15 @@
 """Every finding: one small cluster that triggers it and one that does not (answers worked out by hand), plus the
-`check` command's formats and exit codes, and SARIF validated against the official 2.1.0 schema."""
+`check` command's formats and exit codes, and SARIF validated against the official 2.1.0 schema.
+
+`CASES` is the one registry of trigger / non-trigger pairs: `test_finding_triggers_and_does_not` runs every entry,
+and `test_every_catalogue_code_has_a_trigger_and_a_non_trigger_case` compares the registry with the catalogue, so
+a code counts as tested only if a test really triggers it and really does not in a near-identical cluster."""
 
 from __future__ import annotations
 
 import json
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 
 import jsonschema
@@ -12,7 +17,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from auditor.analysis import analyze
+from auditor.analysis import AnalyzeOptions, analyze
 from auditor.cli import main
 from auditor.findings import CATALOGUE, run_checks
 from auditor.model import Unreadable
@@ -41,60 +46,138 @@ DENY_ALL = np("x", "deny-all", {"podSelector": {}, "policyTypes": ["Ingress", "E
 BASE = [ns("x"), pod("x", "a", {"app": "a"}, "10.0.0.1", [("http", 8080)]), pod("x", "b", {"app": "b"}, "10.0.0.2")]
 
 
-def codes(objects, unreadable=()):
-    state = build_state([(o, "t.yaml:1") for o in objects])
-    state.unreadable.extend(unreadable)
-    return {f.code for f in run_checks(analyze(state))}
+KUBE_DNS = [ns("kube-system"), pod("kube-system", "coredns", {"k8s-app": "kube-dns"}, "10.0.9.1"),
+            {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "kube-dns", "namespace": "kube-system"},
+             "spec": {"selector": {"k8s-app": "kube-dns"}, "clusterIP": "10.96.0.10",
+                      "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP", "name": "tcp"}]}}]
+CLIENT_EGRESS_DENIED = np("x", "deny-egress", {"podSelector": {}, "policyTypes": ["Egress"]})
 
 
-CASES = {
-    # code: (objects that trigger it, objects that do not)
-    "no-ingress-isolation": (BASE, BASE + [DENY_ALL]),
-    "no-egress-isolation": (BASE, BASE + [DENY_ALL]),
-    "policy-selects-nothing": (
+def dns_allow(protocols=("UDP", "TCP"), peer=None):
+    peer = peer or {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}
+    return np("x", "allow-dns", {"podSelector": {}, "policyTypes": ["Egress"],
+                                 "egress": [{"to": [peer], "ports": [{"protocol": p, "port": 53} for p in protocols]}]})
+
+
+def calico(kind, name, spec, namespace="x", version="projectcalico.org/v3"):
+    meta = {"name": name} if kind.startswith(("Global", "StagedGlobal")) else {"name": name, "namespace": namespace}
+    return {"apiVersion": version, "kind": kind, "metadata": meta, "spec": spec}
+
+
+ANP_NAMED = {"apiVersion": "policy.networking.k8s.io/v1alpha1", "kind": "AdminNetworkPolicy",
+             "metadata": {"name": "named"},
+             "spec": {"priority": 5, "subject": {"namespaces": {}},
+                      "ingress": [{"action": "Allow", "from": [{"namespaces": {}}],
+                                   "ports": [{"namedPort": "http"}]}]}}
+ANP_NUMBERED = {**ANP_NAMED, "spec": {**ANP_NAMED["spec"], "ingress": [
+    {"action": "Allow", "from": [{"namespaces": {}}], "ports": [{"portNumber": {"protocol": "TCP", "port": 8080}}]}]}}
+ANP_NODES = {"apiVersion": "policy.networking.k8s.io/v1alpha1", "kind": "AdminNetworkPolicy",
+             "metadata": {"name": "nodes"},
+             "spec": {"priority": 6, "subject": {"namespaces": {}},
+                      "egress": [{"action": "Deny", "to": [{"nodes": {}}]}]}}
+ANP_NETWORKS = {**ANP_NODES, "spec": {**ANP_NODES["spec"], "egress": [
+    {"action": "Deny", "to": [{"networks": ["172.18.0.0/16"]}]}]}}
+CNP = {"apiVersion": "policy.networking.k8s.io/v1alpha2", "kind": "ClusterNetworkPolicy", "metadata": {"name": "c"},
+       "spec": {"tier": "Admin", "priority": 5, "subject": {"namespaces": {}},
+                "ingress": [{"action": "Accept", "from": [{"namespaces": {}}]}]}}
+SERVICE_A = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "a", "namespace": "x"},
+             "spec": {"selector": {"app": "a"}, "ports": [{"port": 80, "targetPort": "http"}]}}
+
+
+@dataclass(frozen=True)
+class Case:
+    """A cluster that triggers a code and a near-identical one that does not (the same Calico version for both;
+    `unreadable`: resources the source could not read, in the triggering run only)."""
+
+    trigger: list
+    clean: list
+    unreadable: tuple = ()
+    calico_version: str | None = None
+
+
+CASES: dict[str, Case] = {
+    "no-ingress-isolation": Case(BASE, BASE + [DENY_ALL]),
+    "no-egress-isolation": Case(BASE, BASE + [DENY_ALL]),
+    "policy-selects-nothing": Case(
         BASE + [DENY_ALL, np("x", "ghost", {"podSelector": {"matchLabels": {"app": "nope"}}})],
         BASE + [DENY_ALL, np("x", "real", {"podSelector": {"matchLabels": {"app": "a"}}})]),
-    "peer-matches-nothing": (
+    "peer-matches-nothing": Case(
         BASE + [DENY_ALL, np("x", "p", {"podSelector": {}, "ingress": [{"from": [
             {"namespaceSelector": {"matchLabels": {"name": "kube-system"}}}]}]})],
         BASE + [DENY_ALL, np("x", "p", {"podSelector": {}, "ingress": [{"from": [
             {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "x"}}}]}]})]),
-    "named-port-unresolved": (
+    "named-port-unresolved": Case(
         BASE + [DENY_ALL, np("x", "p", {"podSelector": {"matchLabels": {"app": "a"}},
                                         "ingress": [{"ports": [{"port": "https"}]}]})],
         BASE + [DENY_ALL, np("x", "p", {"podSelector": {"matchLabels": {"app": "a"}},
                                         "ingress": [{"ports": [{"port": "http"}]}]})]),
-    "rules-ignored": (
+    "rules-ignored": Case(
         BASE + [DENY_ALL, np("x", "p", {"podSelector": {}, "policyTypes": ["Ingress"],
                                         "egress": [{"ports": [{"port": 53, "protocol": "UDP"}]}]})],
         BASE + [DENY_ALL, np("x", "p", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"],
                                         "egress": [{"ports": [{"port": 53, "protocol": "UDP"}]}]})]),
-    "ipblock-covers-cluster": (
+    "ipblock-covers-cluster": Case(
         BASE + [DENY_ALL, np("x", "p", {"podSelector": {}, "policyTypes": ["Egress"],
                                         "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]}]})],
         BASE + [DENY_ALL, np("x", "p", {"podSelector": {}, "policyTypes": ["Egress"],
                                         "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0",
                                                                         "except": ["10.0.0.0/8"]}}]}]})]),
-    "allow-from-anywhere": (
+    "allow-from-anywhere": Case(
         BASE + [DENY_ALL, np("x", "p", {"podSelector": {}, "ingress": [{"ports": [{"port": 8080}]}]})],
         BASE + [DENY_ALL, np("x", "p", {"podSelector": {}, "ingress": [{"from": [
             {"podSelector": {"matchLabels": {"app": "b"}}}], "ports": [{"port": 8080}]}]})]),
-    "host-network-pod": (BASE + [pod("x", "agent", {"app": "agent"}, "172.18.0.2", hostNetwork=True)], BASE),
-    "service-unreachable": (
-        BASE + [DENY_ALL, {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "a", "namespace": "x"},
-                           "spec": {"selector": {"app": "a"}, "ports": [{"port": 80, "targetPort": "http"}]}}],
-        BASE + [{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "a", "namespace": "x"},
-                 "spec": {"selector": {"app": "a"}, "ports": [{"port": 80, "targetPort": "http"}]}}]),
-    "rule-shadowed": (
-        BASE + [ns("c"), {"apiVersion": "projectcalico.org/v3", "kind": "NetworkPolicy",
-                          "metadata": {"name": "p", "namespace": "x"},
-                          "spec": {"selector": "all()", "ingress": [
-                              {"action": "Deny"}, {"action": "Allow", "protocol": "TCP",
-                                                   "destination": {"ports": [8080]}}]}}],
-        BASE + [{"apiVersion": "projectcalico.org/v3", "kind": "NetworkPolicy",
-                 "metadata": {"name": "p", "namespace": "x"},
-                 "spec": {"selector": "all()", "ingress": [
-                     {"action": "Allow", "protocol": "TCP", "destination": {"ports": [8080]}}, {"action": "Deny"}]}}]),
+    "host-network-pod": Case(BASE + [pod("x", "agent", {"app": "agent"}, "172.18.0.2", hostNetwork=True)], BASE),
+    "service-unreachable": Case(BASE + [DENY_ALL, SERVICE_A], BASE + [SERVICE_A]),
+    "rule-shadowed": Case(
+        BASE + [ns("c"), calico("NetworkPolicy", "p", {"selector": "all()", "ingress": [
+            {"action": "Deny"}, {"action": "Allow", "protocol": "TCP", "destination": {"ports": [8080]}}]})],
+        BASE + [calico("NetworkPolicy", "p", {"selector": "all()", "ingress": [
+            {"action": "Allow", "protocol": "TCP", "destination": {"ports": [8080]}}, {"action": "Deny"}]})]),
+    # --- the audit's completeness -----------------------------------------------------------------------------------
+    "unknown-verdicts": Case(
+        BASE, BASE, unreadable=(Unreadable("networkpolicies.networking.k8s.io", None, "forbidden: list"),)),
+    "input-skipped": Case(  # a label value YAML turned into a number: read, with an error (and unknown verdicts)
+        BASE + [pod("x", "c", {"app": "c", "tier": 1.10}, "10.0.0.3")],
+        BASE + [pod("x", "c", {"app": "c", "tier": "1.10"}, "10.0.0.3")]),
+    # --- DNS --------------------------------------------------------------------------------------------------------
+    "dns-blocked": Case(BASE + KUBE_DNS + [DENY_ALL], BASE + KUBE_DNS),
+    "dns-tcp-blocked": Case(BASE + KUBE_DNS + [CLIENT_EGRESS_DENIED, dns_allow(("UDP",))],
+                            BASE + KUBE_DNS + [CLIENT_EGRESS_DENIED, dns_allow()]),
+    "dns-partial": Case(  # two CoreDNS pods, the allow names one pod's IP: kube-proxy may pick the other
+        BASE + KUBE_DNS + [pod("kube-system", "coredns-2", {"k8s-app": "kube-dns"}, "10.0.9.2"),
+                           CLIENT_EGRESS_DENIED, dns_allow(peer={"ipBlock": {"cidr": "10.0.9.1/32"}})],
+        BASE + KUBE_DNS + [pod("kube-system", "coredns-2", {"k8s-app": "kube-dns"}, "10.0.9.2"),
+                           CLIENT_EGRESS_DENIED, dns_allow(peer={"ipBlock": {"cidr": "10.0.9.0/30"}})]),
+    "dns-unknown": Case(
+        BASE + KUBE_DNS + [np("x", "broken", {"podSelector": {}, "policyTypes": ["Egress"],
+                                              "egress": [{"to": [{"podSelector": {"matchLabels": {"a": 1}}}]}]})],
+        BASE + KUBE_DNS + [np("x", "fine", {"podSelector": {}, "policyTypes": ["Egress"],
+                                            "egress": [{"to": [{"podSelector": {"matchLabels": {"a": "1"}}}]}]})]),
+    "dns-no-backends": Case(BASE + KUBE_DNS[:1] + KUBE_DNS[2:], BASE + KUBE_DNS),  # the Service, no CoreDNS pod
+    "dns-service-missing": Case(BASE, BASE + KUBE_DNS),
+    # --- Calico and admin policies -----------------------------------------------------------------------------------
+    "admin-policy-ignored": Case(BASE + [ANP_NAMED], BASE + [CNP], calico_version="3.32"),
+    "admin-policy-portability": Case(BASE + [ANP_NUMBERED], BASE),  # no --calico-version: which enforce it?
+    "anp-named-port": Case(BASE + [ANP_NAMED], BASE + [ANP_NUMBERED], calico_version="3.31"),
+    "admin-peer-unsupported": Case(BASE + [ANP_NODES], BASE + [ANP_NETWORKS], calico_version="3.31"),
+    "calico-types-empty": Case(
+        BASE + [calico("NetworkPolicy", "r", {"selector": "all()", "ingress": [{"action": "Allow"}]},
+                       version="crd.projectcalico.org/v1")],
+        BASE + [calico("NetworkPolicy", "r", {"selector": "all()", "types": ["Ingress"],
+                                              "ingress": [{"action": "Allow"}]}, version="crd.projectcalico.org/v1")]),
+    "long-service-account": Case(
+        BASE + [calico("NetworkPolicy", "p", {"selector": "all()", "ingress": [
+            {"action": "Allow", "source": {"serviceAccounts": {"names": ["s" * 63]}}}]})],
+        BASE + [calico("NetworkPolicy", "p", {"selector": "all()", "ingress": [
+            {"action": "Allow", "source": {"serviceAccounts": {"names": ["s" * 62]}}}]})]),  # 62: still labelled
+    "staged-policy": Case(
+        BASE + [calico("StagedNetworkPolicy", "s", {"selector": "all()", "ingress": [{"action": "Deny"}]})],
+        BASE + [calico("NetworkPolicy", "s", {"selector": "all()", "ingress": [{"action": "Deny"}]})]),
+    "unmodelled": Case(
+        BASE + [calico("NetworkPolicy", "h", {"selector": "all()", "ingress": [
+            {"action": "Allow", "http": {"methods": ["GET"]}}]})],
+        BASE + [calico("NetworkPolicy", "h", {"selector": "all()", "ingress": [{"action": "Allow"}]})]),
 }
 
 
@@ -119,72 +202,68 @@ NODEPORT_A = svc("a-np", {"type": "NodePort", "selector": {"app": "a"}, "ports":
 NODES_ONLY = np("x", "nodes-only", {"podSelector": {}, "ingress": [{"from": [{"ipBlock": {"cidr": "172.18.0.0/16"}}]}]})
 CASES.update({
     # A LoadBalancer anyone may use, and a pod that admits anyone: internet-facing. Limited to a private range, not.
-    "exposed-to-internet": (BASE + [LB_A], BASE + [dict(LB_A, spec=dict(LB_A["spec"],
-                                                                         loadBalancerSourceRanges=["10.0.0.0/8"]))]),
+    "exposed-to-internet": Case(BASE + [LB_A], BASE + [dict(LB_A, spec=dict(LB_A["spec"],
+                                                                             loadBalancerSourceRanges=["10.0.0.0/8"]))]),
     # The controller's pods are in `edge`; a deny-all in x keeps them out, an allow from `edge` lets them in.
-    "route-blocked-by-policy": (BASE + INGRESS_SETUP + [DENY_ALL], BASE + INGRESS_SETUP + [FROM_EDGE]),
+    "route-blocked-by-policy": Case(BASE + INGRESS_SETUP + [DENY_ALL], BASE + INGRESS_SETUP + [FROM_EDGE]),
     # namespaceSelector {} admits namespaces created tomorrow; a named namespace does not.
-    "exposed-to-future-pods": (
+    "exposed-to-future-pods": Case(
         BASE + [np("x", "p", {"podSelector": {}, "ingress": [{"from": [{"namespaceSelector": {}}]}]})],
         BASE + [np("x", "p", {"podSelector": {}, "ingress": [{"from": [
             {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "x"}}}]}]})]),
     # Only the nodes' addresses (172.18/16: the hostNetwork pod shows one) are admitted; through the NodePort with
     # externalTrafficPolicy Cluster, SNAT makes every client look like a node. With Local the policy sees clients.
-    "nodeport-bypasses-policy": (
+    "nodeport-bypasses-policy": Case(
         BASE + [NODE, NODEPORT_A, NODES_ONLY],
         BASE + [NODE, dict(NODEPORT_A, spec=dict(NODEPORT_A["spec"], externalTrafficPolicy="Local")), NODES_ONLY]),
 })
 
 
+def codes(objects, unreadable=(), calico_version=None):
+    state = build_state([(o, "t.yaml:1") for o in objects])
+    state.unreadable.extend(unreadable)
+    return {f.code for f in run_checks(analyze(state, AnalyzeOptions(calico_version=calico_version)))}
+
+
 @pytest.mark.parametrize("code", sorted(CASES))
 def test_finding_triggers_and_does_not(code):
-    bad, good = CASES[code]
-    assert code in codes(bad), f"{code} should be found"
-    assert code not in codes(good), f"{code} should not be found"
+    case = CASES[code]
+    assert code in codes(case.trigger, case.unreadable, case.calico_version), f"{code} should be found"
+    assert code not in codes(case.clean, (), case.calico_version), f"{code} should not be found"
 
 
-def test_unknown_verdicts_for_lack_of_permission():
-    denied = Unreadable("networkpolicies.networking.k8s.io", None, "forbidden: list is not allowed")
-    assert "unknown-verdicts" in codes(BASE, [denied])
-    assert "unknown-verdicts" not in codes(BASE)
+def test_every_catalogue_code_has_a_trigger_and_a_non_trigger_case():
+    assert set(CASES) == set(CATALOGUE), (f"untested: {sorted(set(CATALOGUE) - set(CASES))}; "
+                                         f"not in the catalogue: {sorted(set(CASES) - set(CATALOGUE))}")
 
 
-def test_dns_blocked_is_in_the_catalogue_run():
-    objects = BASE + [ns("kube-system"), pod("kube-system", "coredns", {"k8s-app": "kube-dns"}, "10.0.9.1"),
-                      {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "kube-dns",
-                                                                           "namespace": "kube-system"},
-                       "spec": {"selector": {"k8s-app": "kube-dns"}, "clusterIP": "10.96.0.10",
-                                "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP",
-                                                                            "name": "tcp"}]}}]
-    assert "dns-blocked" in codes(objects + [DENY_ALL])
-    assert "dns-blocked" not in codes(objects)
+def test_input_skipped_fails_the_default_gate(tmp_path):
+    (tmp_path / "good.yaml").write_text(yaml.safe_dump_all(BASE + [DENY_ALL]))
+    clean = CliRunner().invoke(main, ["check", "-f", str(tmp_path), "-q"])
+    assert clean.exit_code == 0 and "input-skipped" not in clean.output
+    (tmp_path / "broken.yaml").write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: [c\n")
+    result = CliRunner().invoke(main, ["check", "-f", str(tmp_path), "-q"])
+    assert result.exit_code == 1  # the default --fail-on high: the audit is incomplete
+    assert "input-skipped" in result.stdout
+    doc = json.loads(CliRunner().invoke(main, ["check", "-f", str(tmp_path), "-q", "-o", "json"]).stdout)
+    (skipped,) = [f for f in doc["findings"] if f["code"] == "input-skipped"]
+    assert "broken.yaml:3: invalid YAML" in skipped["message"] and skipped["severity"] == "high"
+    assert "error: " in result.stderr and "broken.yaml:3" in result.stderr  # printed even with -q
+    sarif = json.loads(CliRunner().invoke(main, ["check", "-f", str(tmp_path), "-q", "-o", "sarif"]).stdout)
+    jsonschema.validate(sarif, SCHEMA)
+    skipped = next(r for r in sarif["runs"][0]["results"] if r["ruleId"] == "input-skipped")
+    location = skipped["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"]["uri"].endswith("broken.yaml") and location["region"]["startLine"] == 3
 
 
-KUBE_DNS = [ns("kube-system"), pod("kube-system", "coredns", {"k8s-app": "kube-dns"}, "10.0.9.1"),
-            {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "kube-dns", "namespace": "kube-system"},
-             "spec": {"selector": {"k8s-app": "kube-dns"}, "clusterIP": "10.96.0.10",
-                      "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP", "name": "tcp"}]}}]
-
-
-def test_dns_service_missing_and_no_backends():
-    assert "dns-service-missing" in codes(BASE) and "dns-service-missing" not in codes(BASE + KUBE_DNS)
-    no_backends = KUBE_DNS[:1] + KUBE_DNS[2:]  # the Service, but no CoreDNS pod
-    assert "dns-no-backends" in codes(BASE + no_backends) and "dns-no-backends" not in codes(BASE + KUBE_DNS)
-
-
-def test_dns_unknown_when_a_policy_cannot_be_read():
-    broken = np("x", "broken", {"podSelector": {}, "policyTypes": ["Egress"],
-                                "egress": [{"to": [{"podSelector": {"matchLabels": {"a": 1}}}]}]})
-    assert "dns-unknown" in codes(BASE + KUBE_DNS + [broken])
-    assert "dns-unknown" not in codes(BASE + KUBE_DNS)
-
-
-def test_every_catalogue_code_is_tested():
-    tested = set(CASES) | {"unknown-verdicts", "dns-blocked", "dns-tcp-blocked", "dns-partial", "dns-unknown",
-                           "dns-no-backends", "dns-service-missing", "admin-policy-ignored", "admin-policy-portability",
-                           "anp-named-port", "admin-peer-unsupported", "calico-types-empty", "long-service-account",
-                           "staged-policy", "unmodelled"}
-    assert set(CATALOGUE) <= tested
+def test_the_calico_version_decides_which_admin_findings_apply():
+    # No version: the portability findings. Calico 3.31: what that version really does. Calico 3.32: ignored.
+    unknown_version = codes(BASE + [ANP_NAMED, ANP_NODES])
+    assert {"admin-policy-portability", "anp-named-port", "admin-peer-unsupported"} <= unknown_version
+    v331 = codes(BASE + [ANP_NAMED, ANP_NODES], calico_version="3.31")
+    assert {"anp-named-port", "admin-peer-unsupported"} <= v331 and "admin-policy-portability" not in v331
+    v332 = codes(BASE + [ANP_NAMED], calico_version="3.32")
+    assert "admin-policy-ignored" in v332 and "anp-named-port" not in v332
 
 
 def write(tmp_path, objects) -> str:
@@ -194,7 +273,7 @@ def write(tmp_path, objects) -> str:
 
 
 def test_check_exit_codes(tmp_path):
-    path = write(tmp_path, CASES["policy-selects-nothing"][0])  # a medium finding, and low ones; no high
+    path = write(tmp_path, CASES["policy-selects-nothing"].trigger)  # a medium finding, and low ones; no high
     run = CliRunner().invoke
     assert run(main, ["check", "-f", path, "-q"]).exit_code == 0  # default --fail-on high
     assert run(main, ["check", "-f", path, "-q", "--fail-on", "medium"]).exit_code == 1
@@ -205,7 +284,7 @@ def test_check_exit_codes(tmp_path):
 
 
 def test_check_json(tmp_path):
-    path = write(tmp_path, CASES["policy-selects-nothing"][0])
+    path = write(tmp_path, CASES["policy-selects-nothing"].trigger)
     doc = json.loads(CliRunner().invoke(main, ["check", "-f", path, "-q", "-o", "json"]).stdout)
     assert doc["kind"] == "Findings"
     found = [f for f in doc["findings"] if f["code"] == "policy-selects-nothing"]
@@ -213,7 +292,7 @@ def test_check_json(tmp_path):
 
 
 def test_check_sarif_validates_against_the_schema(tmp_path):
-    objects = CASES["policy-selects-nothing"][0] + CASES["host-network-pod"][0][-1:]
+    objects = CASES["policy-selects-nothing"].trigger + CASES["host-network-pod"].trigger[-1:]
     path = write(tmp_path, objects)
     result = CliRunner().invoke(main, ["check", "-f", path, "-q", "-o", "sarif", "--fail-on", "never"])
     sarif = json.loads(result.stdout)
@@ -230,59 +309,6 @@ def test_check_on_the_demo_reports_the_dns_gap():
     assert result.exit_code == 1
     assert "shop-data/StatefulSet/postgres cannot reach the CoreDNS pods" in result.output
     assert textwrap.dedent("fix: allow egress to namespace kube-system").strip() in result.output
-
-
-ANP_NAMED = {"apiVersion": "policy.networking.k8s.io/v1alpha1", "kind": "AdminNetworkPolicy",
-             "metadata": {"name": "named"},
-             "spec": {"priority": 5, "subject": {"namespaces": {}},
-                      "ingress": [{"action": "Allow", "from": [{"namespaces": {}}],
-                                   "ports": [{"namedPort": "http"}]}]}}
-ANP_NODES = {"apiVersion": "policy.networking.k8s.io/v1alpha1", "kind": "AdminNetworkPolicy",
-             "metadata": {"name": "nodes"},
-             "spec": {"priority": 6, "subject": {"namespaces": {}},
-                      "egress": [{"action": "Deny", "to": [{"nodes": {}}]}]}}
-
-
-def codes_with(objects, calico_version=None):
-    from auditor.analysis import AnalyzeOptions
-    state = build_state([(o, "t.yaml:1") for o in objects])
-    return {f.code for f in run_checks(analyze(state, AnalyzeOptions(calico_version=calico_version)))}
-
-
-def test_calico_version_differences_are_findings_either_way():
-    # No version: the portability findings. Calico 3.31: what that version really does. Calico 3.32: ignored.
-    unknown_version = codes_with(BASE + [ANP_NAMED, ANP_NODES])
-    assert {"admin-policy-portability", "anp-named-port", "admin-peer-unsupported"} <= unknown_version
-    v331 = codes_with(BASE + [ANP_NAMED, ANP_NODES], "3.31")
-    assert {"anp-named-port", "admin-peer-unsupported"} <= v331 and "admin-policy-portability" not in v331
-    v332 = codes_with(BASE + [ANP_NAMED], "3.32")
-    assert "admin-policy-ignored" in v332 and "anp-named-port" not in v332
-    assert not {"admin-policy-portability", "anp-named-port", "admin-peer-unsupported"} & codes_with(BASE)
-
-
-def test_staged_policies_and_raw_calico_types():
-    staged = {"apiVersion": "projectcalico.org/v3", "kind": "StagedNetworkPolicy",
-              "metadata": {"name": "s", "namespace": "x"}, "spec": {"selector": "all()", "ingress": [
-                  {"action": "Deny"}]}}
-    raw = {"apiVersion": "crd.projectcalico.org/v1", "kind": "NetworkPolicy",
-           "metadata": {"name": "r", "namespace": "x"}, "spec": {"selector": "all()", "ingress": [
-               {"action": "Allow"}]}}
-    assert "staged-policy" in codes(BASE + [staged]) and "staged-policy" not in codes(BASE)
-    assert "calico-types-empty" in codes(BASE + [raw])
-    typed = dict(raw, spec=dict(raw["spec"], types=["Ingress"]))
-    assert "calico-types-empty" not in codes(BASE + [typed])
-
-
-def test_long_service_account_and_unmodelled_fields():
-    long_sa = "s" * 63
-    policy = {"apiVersion": "projectcalico.org/v3", "kind": "NetworkPolicy",
-              "metadata": {"name": "p", "namespace": "x"},
-              "spec": {"selector": "all()", "ingress": [{"action": "Allow", "source": {
-                  "serviceAccounts": {"names": [long_sa]}}}]}}
-    assert "long-service-account" in codes(BASE + [policy])
-    http = {"apiVersion": "projectcalico.org/v3", "kind": "NetworkPolicy", "metadata": {"name": "h", "namespace": "x"},
-            "spec": {"selector": "all()", "ingress": [{"action": "Allow", "http": {"methods": ["GET"]}}]}}
-    assert "unmodelled" in codes(BASE + [http]) and "unmodelled" not in codes(BASE)
 
 
 def test_global_in_a_gnp_namespace_selector_is_refused_by_the_v3_api_only():

@@ -188,7 +188,7 @@ def _invoke(monkeypatch, core, *more):
     from auditor.cli import main
     from auditor.cli import verify as cli_verify  # the module
     from auditor.probe import run as probe_run
-    monkeypatch.setattr(cli_verify, "load_state", lambda *a: _cluster_state())
+    monkeypatch.setattr(cli_verify, "load_state", lambda *a, **k: _cluster_state())
     monkeypatch.setattr(probe_run, "connect", lambda *a, **k: core)
     monkeypatch.setattr(probe_run.time, "sleep", lambda s: None)
     return CliRunner().invoke(main, ["verify", "-q", *more])

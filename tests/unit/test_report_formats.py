@@ -551,3 +551,27 @@ def test_renderers_accept_a_hand_made_bundle():
     assert rows[2][2:5] == ["", "443/TCP", EVIL]
     text = markdown.render(bundle)
     assert "<script>" not in text
+
+
+BROKEN_DOCUMENT = """
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: broken, namespace: web, labels: {app: [x}
+"""
+
+
+def test_skipped_input_is_at_the_top_of_markdown_and_html(tmp_path):
+    path = cluster(tmp_path, BROKEN_DOCUMENT)
+    text = run("report", "-f", path, "-o", "markdown").stdout
+    lines = text.splitlines()
+    assert lines[0] == "# netaudit report"
+    assert lines[2].startswith("> **Incomplete: 1 piece(s) of the input could not be read**")
+    assert "invalid YAML" in lines[4] and "cluster.yaml:" in lines[4]
+    assert text.index("Incomplete") < text.index("- Source:")
+    page = run("report", "-f", path, "-o", "html").stdout
+    assert page.index('id="skipped"') < page.index('id="summary"')
+    assert "invalid YAML" in page[page.index('id="skipped"'):page.index('id="summary"')]
+    clean = run("report", "-f", cluster(tmp_path), "-o", "markdown").stdout
+    assert "Incomplete" not in clean and 'id="skipped"' not in run("report", "-f", cluster(tmp_path), "-o",
+                                                                     "html").stdout
