@@ -68,7 +68,8 @@ class Alert:
     code: str
     message: str
     object: str = ""
-    severity: str = "warning"  # "warning" | "error": an error means some input was not read (it was skipped)
+    severity: str = "warning"  # "warning" | "error": an error means some input was not read (it was skipped);
+    # "info": a fact worth saying, not a problem (the Gateway API CRDs are not installed)
     source: str = ""  # "path:line" of what it is about, when known
 
     def to_json(self) -> dict:
@@ -159,10 +160,17 @@ class Service:
     publish_not_ready_addresses: bool = False
     labels: Mapping[str, str] = field(default_factory=dict)
     source: str = ""
+    load_balancer_source_ranges: tuple[str, ...] = ()  # CIDRs the cloud load balancer admits (empty: all)
+    external_ips: tuple[str, ...] = ()  # spec.externalIPs: node-routed addresses kube-proxy also answers on
 
     @property
     def id(self) -> str:
         return f"{self.namespace}/{self.name}"
+
+    @property
+    def externally_reachable(self) -> bool:
+        """Reachable from outside the cluster through kube-proxy: a NodePort, a load balancer or externalIPs."""
+        return self.type in ("NodePort", "LoadBalancer") or bool(self.external_ips)
 
 
 @dataclass(frozen=True)
@@ -184,6 +192,120 @@ class EndpointSlice:
     address_type: str = "IPv4"
     endpoints: tuple[Endpoint, ...] = ()
     ports: tuple[ServicePort, ...] = ()  # port = the endpoint port (target), name = the Service port name
+    source: str = ""
+
+
+# --- how traffic enters the cluster: Ingress and Gateway API ---------------------------------------------------------
+@dataclass(frozen=True)
+class BackendRef:
+    """Where an Ingress path or a route sends traffic: a Service port, given by number or by name.
+
+    `kind`/`group` other than a core Service (Gateway API allows any backend kind) are kept so they can be reported,
+    but only Services are followed to pods.
+    """
+
+    namespace: str
+    name: str
+    port: int | str | None = None  # the Service port (number, or name for Ingress); None when not given
+    kind: str = "Service"
+    group: str = ""
+    field: str = ""  # where it was written, e.g. "spec.rules[0].http.paths[1].backend"
+
+    @property
+    def is_service(self) -> bool:
+        return self.kind == "Service" and self.group in ("", "core")
+
+
+@dataclass(frozen=True)
+class Ingress:
+    """networking.k8s.io/v1 Ingress: which controller serves it (by class) and the Service ports it sends to."""
+
+    namespace: str
+    name: str
+    class_name: str | None = None  # spec.ingressClassName, or the legacy kubernetes.io/ingress.class annotation
+    class_from_annotation: bool = False
+    backends: tuple[BackendRef, ...] = ()
+    source: str = ""
+
+    @property
+    def id(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
+class IngressClass:
+    name: str
+    controller: str = ""  # spec.controller, e.g. "k8s.io/ingress-nginx"
+    is_default: bool = False  # annotation ingressclass.kubernetes.io/is-default-class: "true"
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class GatewayListener:
+    name: str
+    port: int
+    protocol: str  # HTTP, HTTPS, TLS, TCP, UDP, ...
+    routes_from: str = "Same"  # allowedRoutes.namespaces.from: Same | All | Selector
+    routes_selector: Mapping | None = None  # allowedRoutes.namespaces.selector (a LabelSelector as written)
+    route_kinds: tuple[str, ...] = ()  # allowedRoutes.kinds; empty: the kinds the protocol admits
+
+
+@dataclass(frozen=True)
+class Gateway:
+    namespace: str
+    name: str
+    class_name: str = ""
+    listeners: tuple[GatewayListener, ...] = ()
+    source: str = ""
+
+    @property
+    def id(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
+class GatewayClass:
+    name: str
+    controller: str = ""  # spec.controllerName
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class ParentRef:
+    """A route's spec.parentRefs[] entry (namespace defaulted to the route's)."""
+
+    namespace: str
+    name: str
+    section_name: str | None = None
+    port: int | None = None
+    kind: str = "Gateway"
+    group: str = "gateway.networking.k8s.io"
+
+
+@dataclass(frozen=True)
+class Route:
+    """An HTTPRoute, GRPCRoute, TLSRoute or TCPRoute: the Gateways it attaches to and its backends."""
+
+    kind: str
+    namespace: str
+    name: str
+    parents: tuple[ParentRef, ...] = ()
+    backends: tuple[BackendRef, ...] = ()
+    source: str = ""
+
+    @property
+    def id(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
+class ReferenceGrant:
+    """gateway.networking.k8s.io ReferenceGrant: lets routes of other namespaces reference objects in this one."""
+
+    namespace: str
+    name: str
+    grants_from: tuple[tuple[str, str, str], ...] = ()  # (group, kind, namespace)
+    grants_to: tuple[tuple[str, str, str | None], ...] = ()  # (group, kind, name or None = any)
     source: str = ""
 
 
@@ -226,6 +348,12 @@ class ClusterState:
     endpoint_slices: list[EndpointSlice] = field(default_factory=list)
     service_accounts: list[ServiceAccount] = field(default_factory=list)
     policies: list[PolicyObject] = field(default_factory=list)
+    ingresses: list[Ingress] = field(default_factory=list)
+    ingress_classes: list[IngressClass] = field(default_factory=list)
+    gateways: list[Gateway] = field(default_factory=list)
+    gateway_classes: list[GatewayClass] = field(default_factory=list)
+    routes: list[Route] = field(default_factory=list)
+    reference_grants: list[ReferenceGrant] = field(default_factory=list)
     corefile: str | None = None
     corefile_source: str | None = None
     calico_version: str | None = None

@@ -14,7 +14,7 @@ from __future__ import annotations
 import click
 
 from .. import __version__
-from . import check, diff, dns, explain, matrix, report, snapshot, verify
+from . import check, diff, dns, explain, exposure, matrix, report, snapshot, verify
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -31,6 +31,7 @@ def main():
       netaudit matrix --level namespace                  # the live cluster, one row per namespace
       netaudit matrix -f k8s/ -o json > matrix.json      # machine-readable (schema netaudit/v1)
       netaudit explain shop-web/frontend shop-api/cart --port 8080/TCP -f examples/shop/
+      netaudit exposure -f examples/shop/                # what the internet and pods to come could reach
 
     Exit codes: 0 success; 1 a check failed (check, diff, verify); 2 bad usage, unusable input or unreachable
     cluster.
@@ -38,5 +39,5 @@ def main():
 
 
 # The modules keep their names (auditor.cli.verify is the module, its command is auditor.cli.verify.verify).
-for module in (matrix, explain, check, dns, diff, snapshot, report, verify):
+for module in (matrix, explain, exposure, check, dns, diff, snapshot, report, verify):
     main.add_command(getattr(module, module.__name__.rsplit(".", 1)[1]))

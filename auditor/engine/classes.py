@@ -134,8 +134,11 @@ def build_universe(state: ClusterState, policies: PolicySet, *, init_container_p
             except ValueError:
                 alerts.append(Alert("invalid-ip", f"{pod.source or 'pod'}: Pod {pod.id}: {ip!r} is not an IP "
                                     "address; ignored", f"Pod {pod.id}"))
+        # Calico builds a named port's set from workload endpoints only; a hostNetwork pod has none (K8S-A8, K8S-A11),
+        # so its declared names never resolve.
         named = frozenset((p.name, p.protocol, p.port) for p in pod.container_ports
-                          if p.name and p.name in port_names and (init_container_ports or not p.init_container))
+                          if p.name and p.name in port_names and (init_container_ports or not p.init_container)
+                          and not pod.host_network)
         ns_labels = dict(state.namespace_labels(pod.namespace))
         sa_key = (pod.namespace, pod.service_account)
         # What could not be read of the pod, as far as some policy could care.

@@ -12,6 +12,7 @@ row in memory; `expand` materializes them for small views and tests. The grouped
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from typing import Iterator, Sequence
 
@@ -121,6 +122,40 @@ def iter_connections(analysis, level: str, namespaces: Sequence[str] = ()) -> It
     A pair's sets are the union of the blocks that cover it (unknown minus allowed); with `namespaces`, only pairs
     with an end in one of them. Memory holds one row; time is the number of pairs the blocks cover.
     """
+    for src, dst, allowed, unknown, reasons in iter_pairs(analysis, level, namespaces):
+        yield Connection(src, dst, allowed, unknown, reasons)
+
+
+def iter_pairs(analysis, level: str, namespaces: Sequence[str] = ()) -> Iterator[tuple]:
+    """`iter_connections` as plain tuples (src, dst, allowed, unknown, reasons): what streamed outputs read."""
+    for src_id, runs, pairs in iter_rows(analysis, level, namespaces):
+        if runs is None:
+            yield from pairs
+            continue
+        streams = [[(dst_id, run) for dst_id, _ in run.targets if dst_id != run.skip] for run in runs]
+        for dst_id, run in (heapq.merge(*streams, key=lambda item: item[0]) if len(streams) > 1 else streams[0]):
+            yield src_id, dst_id, run.allowed, run.unknown, run.reasons
+
+
+@dataclass
+class RowRun:
+    """A whole row with one value: the destinations of one block (sorted), less `skip` (the source itself)."""
+
+    targets: list  # (dst id, dst class), sorted by id; shared between rows: never modify
+    skip: str | None
+    allowed: PortSet
+    unknown: PortSet
+    reasons: frozenset[str]
+
+    def __iter__(self):
+        return iter((self.targets, self.skip, self.allowed, self.unknown, self.reasons))
+
+
+def iter_rows(analysis, level: str, namespaces: Sequence[str] = ()) -> Iterator[tuple]:
+    """One item per source, in id order: (src id, [RowRun, ...], None) when the blocks that cover the source's
+    class reach disjoint destinations (most sources of a dense cluster: each block's destinations as they are,
+    already sorted, with one value), else (src id, None, [pairs]) with the union of the blocks that cover it,
+    sorted by destination."""
     lm = level_map(analysis, level)
     uni = analysis.universe
     wanted = set(namespaces)
@@ -129,38 +164,70 @@ def iter_connections(analysis, level: str, namespaces: Sequence[str] = ()) -> It
     for number, block in enumerate(blocks):
         for s in uni.indices(block.src_mask):
             by_src_class[s].append(number)
-    dst_members: dict[int, list[tuple[int, list[tuple[str, int]]]]] = {}
+    targets: dict[int, list[tuple[str, int]]] = {}  # block -> (dst id, dst class), sorted by id
+
+    def targets_of(number: int) -> list[tuple[str, int]]:
+        found = targets.get(number)
+        if found is None:
+            found = sorted((dst_id, t) for t in uni.indices(blocks[number].dst_mask) for dst_id in lm.members[t])
+            targets[number] = found
+        return found
+
+    shown = {ep_id: in_namespaces(ep, wanted) for ep_id, ep in lm.endpoints.items()} if wanted else None
+    # Blocks that reach disjoint classes reach disjoint endpoints only when no endpoint spans two classes (always
+    # at pod level; at workload level unless a workload's pods differ; rarely at namespace level).
+    one_class_each = level == "pod" or all(len(c) == 1 for c in lm.classes.values())
     for src_id in sorted(lm.endpoints):
-        src_classes = lm.classes[src_id]
-        src_shown = in_namespaces(lm.endpoints[src_id], wanted)
-        row: dict[str, list] = {}
-        for s in src_classes:
-            src_n = lm.members[s][src_id]
-            for number in by_src_class[s]:
+        src_shown = shown is None or shown[src_id]
+        covering = [(number, s) for s in lm.classes[src_id] for number in by_src_class[s]]
+        if src_shown and one_class_each and _disjoint(blocks[n].dst_mask for n, _ in covering):
+            runs = []
+            for number, s in covering:
                 block = blocks[number]
-                targets = dst_members.get(number)
-                if targets is None:
-                    targets = dst_members[number] = [(t, list(lm.members[t].items()))
-                                                      for t in uni.indices(block.dst_mask)]
-                for t, dst_counts in targets:
-                    for dst_id, _ in dst_counts:
-                        if dst_id == src_id and s == t and (level == "pod" or src_n < 2):
-                            continue  # only the pod itself: self traffic never crosses policy
-                        if not src_shown and not in_namespaces(lm.endpoints[dst_id], wanted):
-                            continue
-                        entry = row.get(dst_id)
-                        if entry is None:
-                            row[dst_id] = [block.allowed, block.unknown, block.reasons]
-                        elif entry[0] is not block.allowed or entry[1] is not block.unknown:
-                            entry[0] = entry[0] | block.allowed
-                            entry[1] = entry[1] | block.unknown
-                            entry[2] = entry[2] | block.reasons
+                unknown = block.unknown - block.allowed if block.unknown else NONE
+                if not block.allowed and not unknown:
+                    continue
+                # Only the pod itself: self traffic never crosses policy (a workload reaches itself only through
+                # two pods).
+                skip = src_id if level == "pod" or lm.members[s][src_id] < 2 else None
+                runs.append(RowRun(targets_of(number), skip, block.allowed, unknown,
+                                   block.reasons if unknown else frozenset()))
+            if runs:
+                yield src_id, runs, None
+            continue
+        row: dict[str, list] = {}
+        for number, s in covering:
+            block = blocks[number]
+            skip_self = level == "pod" or lm.members[s][src_id] < 2
+            for dst_id, t in targets_of(number):
+                if skip_self and t == s and dst_id == src_id:
+                    continue
+                if not src_shown and not shown[dst_id]:
+                    continue
+                entry = row.get(dst_id)
+                if entry is None:
+                    row[dst_id] = [block.allowed, block.unknown, block.reasons]
+                elif entry[0] is not block.allowed or entry[1] is not block.unknown:
+                    entry[0] = entry[0] | block.allowed
+                    entry[1] = entry[1] | block.unknown
+                    entry[2] = entry[2] | block.reasons
+        pairs = []
         for dst_id in sorted(row):
             allowed, unknown, reasons = row[dst_id]
             unknown = unknown - allowed if unknown else NONE
-            if not allowed and not unknown:
-                continue
-            yield Connection(src_id, dst_id, allowed, unknown, reasons if unknown else frozenset())
+            if allowed or unknown:
+                pairs.append((src_id, dst_id, allowed, unknown, reasons if unknown else frozenset()))
+        if pairs:
+            yield src_id, None, pairs
+
+
+def _disjoint(masks) -> bool:
+    seen = 0
+    for mask in masks:
+        if seen & mask:
+            return False
+        seen |= mask
+    return True
 
 
 def expand(analysis, level: str, namespaces: Sequence[str] = ()) -> MatrixView:

@@ -60,6 +60,14 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "long-service-account": ("medium", "serviceAccounts.names with a name of 63+ characters: never matches"),
     "staged-policy": ("info", "staged policies are not enforced"),
     "unmodelled": ("medium", "a policy or field netaudit does not model: the verdicts it could change are unknown"),
+    "exposed-to-internet": ("medium", "a workload the internet can reach, and the path (LoadBalancer, NodePort, "
+                                      "Ingress, Gateway route)"),
+    "route-blocked-by-policy": ("high", "an Ingress or Gateway route whose controller the policies keep from its "
+                                        "backend: the route cannot work"),
+    "exposed-to-future-pods": ("medium", "a rule that admits every namespace (or every pod of every namespace), "
+                                         "including namespaces created later"),
+    "nodeport-bypasses-policy": ("high", "externalTrafficPolicy Cluster: kube-proxy's SNAT to a node address lets "
+                                         "clients the policy keeps out reach the pod"),
 }
 
 

@@ -193,6 +193,12 @@ def _selector_holds(selector, ident: Identity) -> Tri:
     return _holds_tri(selector, ident.labels, ident.namespace_labels_known, _unread_pcns_label)
 
 
+def selector_holds(selector, ident: Identity) -> Tri:
+    """Whether a rule selector holds for an identity (a network set's, a host endpoint's), three-valued: for the
+    exposure engine, which reads identities the way CalicoEntity.match does."""
+    return _selector_holds(selector, ident)
+
+
 # --- matchers -----------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class CalicoEntity:

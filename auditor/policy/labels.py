@@ -143,3 +143,51 @@ def _kind(value: object) -> str:
 
 def _join(base: str, name: str) -> str:
     return f"{base}.{name}" if base else name
+
+
+def parse_selector_text(text: str) -> LabelSelector:
+    """A selector in kubectl's `-l` syntax (`app=web,tier in (a,b),!legacy,env!=dev`) -> LabelSelector.
+
+    `=`/`==` and `in` are In, `!=` and `notin` are NotIn, a bare key is Exists, `!key` is DoesNotExist.
+    Raises SelectorError with the offending part.
+    """
+    import re
+
+    parts: list[str] = []
+    depth, current = 0, ""
+    for char in text:
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        if char == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    if current.strip() or parts:
+        parts.append(current)
+    expressions: list[dict] = []
+    for part in (p.strip() for p in parts):
+        if not part:
+            raise SelectorError("", f"empty requirement in {text!r}")
+        match = re.fullmatch(r"(\S+?)\s+(in|notin)\s*\(([^()]*)\)", part)
+        if match:
+            values = [v.strip() for v in match.group(3).split(",") if v.strip()]
+            expressions.append({"key": match.group(1), "operator": "In" if match.group(2) == "in" else "NotIn",
+                                "values": values})
+            continue
+        match = re.fullmatch(r"([^=!\s]+)\s*(==|=|!=)\s*(\S*)", part)
+        if match:
+            expressions.append({"key": match.group(1), "operator": "NotIn" if match.group(2) == "!=" else "In",
+                                "values": [match.group(3)]})
+            continue
+        if part.startswith("!") and re.fullmatch(r"![^=!\s()]+", part):
+            expressions.append({"key": part[1:], "operator": "DoesNotExist"})
+            continue
+        if re.fullmatch(r"[^=!\s()]+", part):
+            expressions.append({"key": part, "operator": "Exists"})
+            continue
+        raise SelectorError("", f"cannot read requirement {part!r} (write key=value, key!=value, key in (a,b), "
+                                "key notin (a,b), key or !key)")
+    return parse_label_selector({"matchExpressions": expressions})

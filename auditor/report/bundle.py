@@ -30,6 +30,7 @@ from ..engine.services import FlowIndex
 from ..findings import SEVERITIES, Finding, run_checks
 from ..model import Alert
 from ..sets.ports import ICMP, ICMPV6, PORT_PROTOCOLS, PortSet
+from .exposure import ExposureSummary, exposure_summary
 from .table import display_names
 
 EXPLAIN_LIMIT = 300
@@ -126,6 +127,7 @@ class ReportBundle:
     groups: dict[str, ReportGroup] = field(default_factory=dict)  # empty: every flow is between two endpoints
     grouped: bool = False
     pairs: int = 0  # how many endpoint pairs the flows stand for (grouped: at most)
+    exposure: "ExposureSummary | None" = None  # paths from outside, and exposure to every namespace
 
     @property
     def names(self) -> dict[str, str]:
@@ -202,7 +204,8 @@ def build_bundle(analysis, level: str = "workload", namespaces: Sequence[str] = 
                         protocols=view.protocols, findings=run_checks(analysis) if findings is None else findings,
                         warnings=list(analysis.alerts), explain_limit=explain_limit,
                         namespaces_shown=tuple(namespaces), drift=drift, baseline_origin=baseline_origin,
-                        generated=generated, groups=groups, grouped=use_groups, pairs=pairs)
+                        generated=generated, groups=groups, grouped=use_groups, pairs=pairs,
+                        exposure=exposure_summary(analysis, level, namespaces))
 
 
 def _shown(allowed: PortSet, unknown: PortSet, protocols) -> bool:

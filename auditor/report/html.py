@@ -39,6 +39,7 @@ def render(bundle: ReportBundle) -> str:
         _drift(bundle, names) if bundle.drift is not None else "",
         _findings(bundle),
         _connectivity(bundle, names),
+        _exposure(bundle),
         _warnings(bundle),
         _footer(bundle),
     ]
@@ -340,6 +341,32 @@ _SAMPLE_TITLE = {ALLOWED: "an allowed port", UNKNOWN: "an unknown port", DENIED:
 def _sample(sample) -> str:
     return (f"<div class=\"trace trace-{sample.verdict}\"><h4>{_SAMPLE_TITLE[sample.verdict]}: "
             f"{e(sample.port_text)}</h4><pre>{e(render_text(sample.explanation))}</pre></div>")
+
+
+def _exposure(bundle: ReportBundle) -> str:
+    summary = bundle.exposure
+    if summary is None:
+        return ""
+
+    def table(headers: list[str], rows: list[list[str]]) -> str:
+        head = "".join(f"<th>{e(h)}</th>" for h in headers)
+        body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in rows)
+        return f"<table class=\"list\"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    out = ["<section id=\"exposure\"><h2>Exposure</h2><h3>From outside the cluster</h3>",
+           "<p>Each way in (LoadBalancer, NodePort, Ingress, Gateway route), judged on the backend's target port as "
+           "its policy sees the source.</p>"]
+    out.append(table(["Backend", "Path", "From", "Port", "Verdict", "Decided by"], summary.paths) if summary.paths
+               else "<p class=\"ok\">No path from outside leads to these workloads.</p>")
+    out.append("<h3>Open to every namespace, existing or future</h3>")
+    if summary.wide:
+        out.append(table(["Endpoint", "Direction", "Peers", "Ports", "Because"], summary.wide))
+        if summary.wide_total > len(summary.wide):
+            out.append(f"<p class=\"hint cap\">The first {len(summary.wide)} of {summary.wide_total}: "
+                       "<code>netaudit exposure</code> lists all.</p>")
+    else:
+        out.append("<p class=\"ok\">None: every exposure names its namespaces.</p>")
+    out.append("</section>")
+    return "".join(out)
 
 
 def _warnings(bundle: ReportBundle) -> str:

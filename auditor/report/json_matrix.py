@@ -12,11 +12,11 @@ import json
 from typing import Callable, Iterable, Iterator
 
 from ..engine.groups import GroupedView
-from ..engine.matrix import MatrixEndpoint, MatrixView, iter_connections, level_map
+from ..engine.matrix import MatrixEndpoint, MatrixView, iter_connections, iter_rows, level_map
 from ..sets.ports import PortSet
 
 API_VERSION = "netaudit/v1"
-CHUNK = 2000  # lines per write
+CHUNK = 1 << 20  # characters per write
 
 
 def endpoint_json(ep: MatrixEndpoint) -> dict:
@@ -37,9 +37,14 @@ class PortsText:
     def __init__(self, protocols: tuple[str, ...]):
         self.protocols = protocols
         self.cache: dict[tuple, str | None] = {}
+        self.by_identity: dict[tuple, tuple] = {}
 
     def __call__(self, allowed: PortSet, unknown: PortSet, reasons: frozenset[str]) -> str | None:
         """None when nothing of the listed protocols is allowed or unknown (e.g. only ICMP, not listed)."""
+        # Pairs of one block share its very objects: look them up by identity first (the entry keeps them alive).
+        fast = self.by_identity.get((id(allowed), id(unknown), id(reasons)))
+        if fast is not None:
+            return fast[0]
         key = (allowed, unknown, reasons)
         text = self.cache.get(key, "")
         if text != "":
@@ -52,8 +57,9 @@ class PortsText:
         text = None
         if allowed_list or unknown_list:
             text = f'"allowed": {_dumps(allowed_list)}, "unknown": {_dumps(unknown_list)}'
-        if len(self.cache) < 100_000:
+        if len(self.cache) < 10_000:
             self.cache[key] = text
+            self.by_identity[(id(allowed), id(unknown), id(reasons))] = (text, allowed, unknown, reasons)
         return text
 
 
@@ -61,20 +67,30 @@ def _dumps(value) -> str:
     return json.dumps(value, separators=(", ", ": "))
 
 
-def write_document(write: Callable[[str], object], head: dict, sections: list[tuple[str, Iterable[str]]]) -> None:
-    """A JSON object whose list sections are streamed one item (already JSON) per line."""
+def write_document(write: Callable[[str], object], head: dict, sections: list[tuple[str, Iterable]]) -> None:
+    """A JSON object whose list sections are streamed one item (already JSON) per line. An item may also be a
+    list of items (one source row of pairs); output is written in chunks of about CHUNK characters."""
     out = ["{\n"]
+    pending = 0
     for key, value in head.items():
         out.append(f"  {json.dumps(key)}: {json.dumps(value)},\n")
     for number, (key, items) in enumerate(sections):
         out.append(f"  {json.dumps(key)}: [")
         first = True
         for item in items:
-            out.append(("\n    " if first else ",\n    ") + item)
+            if isinstance(item, list):
+                if not item:
+                    continue
+                text = ("\n    " if first else ",\n    ") + ",\n    ".join(item)
+            else:
+                text = ("\n    " if first else ",\n    ") + item
             first = False
-            if len(out) >= CHUNK:
+            out.append(text)
+            pending += len(text)
+            if pending >= CHUNK:
                 write("".join(out))
                 out.clear()
+                pending = 0
         out.append("]" if first else "\n  ]")
         out.append(",\n" if number < len(sections) - 1 else "\n")
     out.append("}\n")
@@ -88,11 +104,41 @@ def _connection_lines(connections, ports: PortsText) -> Iterator[str]:
             yield f'{{"from": {json.dumps(conn.src)}, "to": {json.dumps(conn.dst)}, {text}}}'
 
 
+def _row_lines(rows, ports: PortsText, quoted: dict[str, str]) -> Iterator[list[str]]:
+    """The lines of each source row: a row that one block covers is written with one comprehension over that
+    block's (already quoted, sorted) destinations; ids are quoted once each, port text once per distinct value."""
+    quoted_targets: dict[int, list[tuple[str, str]]] = {}
+    for src, runs, pairs in rows:
+        q_src = quoted[src]
+        if runs is not None:
+            lines: list[str] = []
+            for run in runs:  # each run sorted by destination; runs reach disjoint destinations
+                text = ports(run.allowed, run.unknown, run.reasons)
+                if text is None:
+                    continue
+                listed = quoted_targets.get(id(run.targets))
+                if listed is None:
+                    listed = quoted_targets[id(run.targets)] = [(d, quoted[d]) for d, _ in run.targets]
+                head = f'{{"from": {q_src}, "to": '
+                tail = f", {text}}}"
+                skip = run.skip
+                lines.extend([head + q + tail for d, q in listed if d != skip])
+            yield lines
+            continue
+        lines = []
+        for _, dst, allowed, unknown, reasons in pairs:
+            text = ports(allowed, unknown, reasons)
+            if text is not None:
+                lines.append(f'{{"from": {q_src}, "to": {quoted[dst]}, {text}}}')
+        yield lines
+
+
 def write_pairs(analysis, level: str, namespaces, write: Callable[[str], object]) -> None:
     """The pair document, streamed: connections are computed and written one source row at a time."""
     lm = level_map(analysis, level)
     wanted = set(namespaces)
-    connections = iter_connections(analysis, level, namespaces)
+    rows = iter_rows(analysis, level, namespaces)
+    quoted = {ep_id: json.dumps(ep_id) for ep_id in lm.endpoints}
     if wanted:
         # With -n the endpoint list also names the other end of every connection shown: collect those ids on a
         # first pass (ids only, one per endpoint), then stream the connections.
@@ -106,7 +152,7 @@ def write_pairs(analysis, level: str, namespaces, write: Callable[[str], object]
     head = {"apiVersion": API_VERSION, "kind": "ConnectivityMatrix", "level": level}
     write_document(write, head, [
         ("endpoints", (_dumps(endpoint_json(e)) for e in endpoints)),
-        ("connections", _connection_lines(connections, PortsText(analysis.protocols))),
+        ("connections", _row_lines(rows, PortsText(analysis.protocols), quoted)),
         ("warnings", (_dumps(a.to_json()) for a in analysis.alerts)),
     ])
 

@@ -94,6 +94,8 @@ def render(bundle: ReportBundle) -> str:
     if bundle.grouped:
         lines += _groups(bundle)
 
+    lines += _exposure(bundle)
+
     if bundle.warnings:
         lines += [f"## Warnings ({len(bundle.warnings)})", ""]
         lines += [f"- `{cell(a.code)}` {cell(a.message)}" for a in bundle.warnings]
@@ -150,4 +152,24 @@ def _drift(bundle: ReportBundle, names: dict, p) -> list[str]:
         lines += ["New endpoints: " + cell(", ".join(drift.added_endpoints)), ""]
     if drift.removed_endpoints:
         lines += ["Removed endpoints: " + cell(", ".join(drift.removed_endpoints)), ""]
+    return lines
+
+
+def _exposure(bundle: ReportBundle) -> list[str]:
+    summary = bundle.exposure
+    if summary is None:
+        return []
+    lines = ["## Exposure", "", "### From outside the cluster", ""]
+    if summary.paths:
+        lines += _table(["Backend", "Path", "From", "Port", "Verdict", "Decided by"], summary.paths)
+    else:
+        lines.append("No LoadBalancer, NodePort, Ingress or Gateway path leads to these workloads.")
+    lines += ["", "### Open to every namespace, existing or future", ""]
+    if summary.wide:
+        lines += _table(["Endpoint", "Direction", "Peers", "Ports", "Because"], summary.wide)
+        if summary.wide_total > len(summary.wide):
+            lines += ["", f"The first {len(summary.wide)} of {summary.wide_total}: `netaudit exposure` lists all."]
+    else:
+        lines.append("None: every exposure names its namespaces.")
+    lines.append("")
     return lines

@@ -88,7 +88,27 @@ ADMIN_RESOURCES = (
     Resource("policy.networking.k8s.io", "v1alpha2", "clusternetworkpolicies", "ClusterNetworkPolicy", False, True,
              "the ClusterNetworkPolicy CRD (network-policy-api v1alpha2)"),
 )
-ALL_RESOURCES = CORE_RESOURCES + CALICO_RESOURCES + (CLUSTER_INFORMATION,) + ADMIN_RESOURCES
+INGRESS_RESOURCES = (
+    Resource("networking.k8s.io", "v1", "ingresses", "Ingress"),
+    Resource("networking.k8s.io", "v1", "ingressclasses", "IngressClass", namespaced=False),
+)
+ALL_RESOURCES = CORE_RESOURCES + CALICO_RESOURCES + (CLUSTER_INFORMATION,) + ADMIN_RESOURCES + INGRESS_RESOURCES
+
+# Gateway API: CRDs that may be missing, and whose kinds moved between versions (TLSRoute and TCPRoute were
+# v1alpha2 until v1.7.0; GRPCRoute has been v1 since v1.1). Each kind is listed at the first version the server
+# serves, in this order of preference.
+GATEWAY_GROUP = "gateway.networking.k8s.io"
+GATEWAY_API = "the Gateway API CRDs (gateway.networking.k8s.io)"
+GATEWAY_VERSIONS = ("v1", "v1beta1", "v1alpha3", "v1alpha2")
+GATEWAY_KINDS = (
+    ("gatewayclasses", "GatewayClass", False),
+    ("gateways", "Gateway", True),
+    ("httproutes", "HTTPRoute", True),
+    ("grpcroutes", "GRPCRoute", True),
+    ("tlsroutes", "TLSRoute", True),
+    ("tcproutes", "TCPRoute", True),
+    ("referencegrants", "ReferenceGrant", True),
+)
 
 
 def raw_request(client, method: str, path: str, body: dict) -> tuple[int, str]:
@@ -392,6 +412,7 @@ def load_live(*, kubeconfig: str | None = None, context: str | None = None, prog
             alerts.append(Alert("forbidden", f"cannot list {resource.name} (403 Forbidden): grant "
                                 f"`list` on {resource.name} (see deploy/rbac.yaml); the verdicts that depend on it "
                                 "are unknown", resource.name))
+    _read_gateway_api(reader, docs, unreadable, alerts, namespaces, report)
     calico_version = None
     if calico_present:
         try:
@@ -419,6 +440,72 @@ def load_live(*, kubeconfig: str | None = None, context: str | None = None, prog
     state.calico_version = calico_version
     state.origin = f"live: {host}" + (f" (context {context})" if context else "")
     return state
+
+
+def gateway_resources(reader: Reader) -> tuple[list[Resource], list[str]] | None:
+    """The Gateway API kinds this server serves, each at its preferred version, and the kinds it lacks;
+    None when the group is not served at all (the CRDs are not installed)."""
+    try:
+        group = reader.get(f"/apis/{GATEWAY_GROUP}")
+    except NotFound:
+        return None
+    except Forbidden:
+        group = {}  # discovery is normally open to every user; without it, try every version
+    served = [v.get("version") for v in group.get("versions") or [] if isinstance(v, dict)] or list(GATEWAY_VERSIONS)
+    plurals_by_version: dict[str, set[str] | None] = {}
+    for version in GATEWAY_VERSIONS:
+        if version not in served:
+            continue
+        try:
+            body = reader.get(f"/apis/{GATEWAY_GROUP}/{version}")
+            plurals_by_version[version] = {r.get("name") for r in body.get("resources") or [] if isinstance(r, dict)}
+        except NotFound:
+            continue
+        except Forbidden:
+            plurals_by_version[version] = None  # unknown: list it and let the list say
+    found, missing = [], []
+    for plural, kind, namespaced in GATEWAY_KINDS:
+        version = next((v for v, plurals in plurals_by_version.items() if plurals is None or plural in plurals), None)
+        if version is None:
+            missing.append(kind)
+            continue
+        found.append(Resource(GATEWAY_GROUP, version, plural, kind, namespaced, optional=True, component=GATEWAY_API))
+    return found, missing
+
+
+def _read_gateway_api(reader: Reader, docs: list, unreadable: list, alerts: list, namespaces, report) -> None:
+    """List the Gateway API kinds that are installed. Missing CRDs are said once, as a note: many clusters have
+    none, and then no Gateway route exposes anything. A forbidden list makes the exposure verdicts that depend on
+    it unknown (the resource is recorded as unreadable)."""
+    resources = gateway_resources(reader)
+    if resources is None:
+        alerts.append(Alert("gateway-api-missing", f"the API server does not serve {GATEWAY_GROUP}: no Gateway API "
+                            "CRDs are installed, so no Gateway or route was read", GATEWAY_GROUP, "info"))
+        return
+    found, missing = resources
+    if missing:
+        alerts.append(Alert("gateway-api-missing", f"{GATEWAY_GROUP} does not serve {', '.join(missing)} (CRDs not "
+                            "installed): none were read", GATEWAY_GROUP, "info"))
+    for resource in found:
+        if report:
+            report(f"reading {resource.name}")
+        try:
+            for item in reader.list(resource):
+                docs.append((item, f"live:{resource.name}"))
+        except NotFound:
+            continue
+        except Forbidden as err:
+            if namespaces and resource.namespaced:
+                read, denied = _list_per_namespace(reader, resource, namespaces, docs)
+                for ns in denied:
+                    unreadable.append(Unreadable(resource.name, ns, "forbidden"))
+                if not denied:
+                    continue
+            else:
+                unreadable.append(Unreadable(resource.name, None, f"forbidden: {err}"))
+            alerts.append(Alert("forbidden", f"cannot list {resource.name} (403 Forbidden): grant `list` on "
+                                f"{resource.name} (see deploy/rbac.yaml); exposure through Gateways is unknown",
+                                resource.name))
 
 
 def _list_per_namespace(reader: Reader, resource: Resource, namespaces, docs: list) -> tuple[list[str], list[str]]:

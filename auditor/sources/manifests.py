@@ -38,6 +38,7 @@ from ..model import (
     validate_label_key,
     validate_label_value,
 )
+from .routing import InvalidRouting, add_routing_object, is_routing_kind
 
 try:  # libyaml is 5x faster on big inputs (DESIGN.md, performance notes)
     _BaseLoader = yaml.CSafeLoader
@@ -129,12 +130,12 @@ CLUSTER_SCOPED_POLICY_KINDS = {"GlobalNetworkPolicy", "GlobalNetworkSet", "Tier"
 
 # Kinds that cannot change connectivity: read silently. Anything else is reported as skipped.
 IGNORED_KINDS = {
-    "ConfigMap", "Secret", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding", "Ingress", "IngressClass",
+    "ConfigMap", "Secret", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding",
     "HorizontalPodAutoscaler", "PodDisruptionBudget", "CustomResourceDefinition", "PersistentVolumeClaim",
     "PersistentVolume", "StorageClass", "LimitRange", "ResourceQuota", "PriorityClass", "Endpoints", "Event",
     "ControllerRevision", "Lease", "Node", "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
     "APIService", "CSIDriver", "CSINode", "VolumeAttachment", "PodTemplate", "ComponentStatus",
-    "Gateway", "HTTPRoute", "GatewayClass", "VerticalPodAutoscaler", "ServiceMonitor", "PodMonitor",
+    "VerticalPodAutoscaler", "ServiceMonitor", "PodMonitor",
     "ClusterInformation", "FelixConfiguration", "BGPConfiguration", "BGPPeer", "IPPool", "IPAMBlock",
     "BlockAffinity", "IPAMHandle", "IPAMConfig", "KubeControllersConfiguration", "IPReservation",
 }
@@ -557,6 +558,12 @@ def build_state(docs: list, *, coredns: tuple[str, str] = CORE_DNS_CONFIGMAP,
                     data = obj.get("data") or {}
                     state.corefile = data.get("Corefile") if isinstance(data, Mapping) else None
                     state.corefile_source = where
+            elif is_routing_kind(api_version, kind):
+                try:
+                    add_routing_object(state, obj if obj.get("metadata") is meta else dict(obj, metadata=meta), where,
+                                       namespace or default_namespace)
+                except InvalidRouting as err:
+                    skip("invalid-field", where, f"{ref}: {err}", ref)
             elif is_policy:
                 scoped = kind not in CLUSTER_SCOPED_POLICY_KINDS
                 state.policies.append(PolicyObject(
@@ -1062,13 +1069,35 @@ def _service(obj: Mapping, where: str, namespace: str, fields: _Fields) -> Servi
             value = None
         text_fields[key] = value
     labels = meta.get("labels") if isinstance(meta.get("labels"), Mapping) else {}
+    source_ranges, external_ips = [], []
+    for key, out, check in (("loadBalancerSourceRanges", source_ranges, _cidr_text), ("externalIPs", external_ips,
+                                                                                     _ip_text)):
+        raw = spec.get(key)
+        if raw is not None and not isinstance(raw, list):
+            fields.error(f"spec.{key}", "must be a list", "ignored: exposure through this Service may be wider")
+            continue
+        for i, text in enumerate(raw or []):
+            value = check(text)
+            if value is None:
+                fields.error(f"spec.{key}[{i}]", f"{text!r} is not {'a CIDR' if check is _cidr_text else 'an IP'}",
+                             "ignored")
+            else:
+                out.append(value)
     return Service(
         namespace=namespace, name=meta["name"], type=text_fields["type"] or "ClusterIP",
         selector=dict(selector) if selector is not None else None, ports=tuple(ports),
         cluster_ips=tuple(cluster_ips), headless="None" in raw_ips or spec.get("clusterIP") == "None",
         external_name=text_fields["externalName"], external_traffic_policy=text_fields["externalTrafficPolicy"],
         publish_not_ready_addresses=spec.get("publishNotReadyAddresses") is True,
-        labels=dict(labels), source=where)
+        labels=dict(labels), source=where, load_balancer_source_ranges=tuple(source_ranges),
+        external_ips=tuple(external_ips))
+
+
+def _cidr_text(value: object) -> str | None:
+    try:
+        return str(ipaddress.ip_network(value.strip(), strict=False)) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def _endpoint_slice(obj: Mapping, where: str, namespace: str, fields: _Fields) -> EndpointSlice:

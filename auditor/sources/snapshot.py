@@ -15,13 +15,22 @@ from typing import Any
 from .. import __version__
 from ..model import (
     Alert,
+    BackendRef,
     ClusterState,
     ContainerPort,
     Endpoint,
     EndpointSlice,
+    Gateway,
+    GatewayClass,
+    GatewayListener,
+    Ingress,
+    IngressClass,
     Namespace,
+    ParentRef,
     Pod,
     PolicyObject,
+    ReferenceGrant,
+    Route,
     Service,
     ServiceAccount,
     ServicePort,
@@ -94,6 +103,13 @@ def state_from_document(doc: Any, path: str = "snapshot") -> ClusterState:
             endpoint_slices=[_slice(s) for s in data.get("endpoint_slices", [])],
             service_accounts=[ServiceAccount(**s) for s in data.get("service_accounts", [])],
             policies=[PolicyObject(**p) for p in data.get("policies", [])],
+            # Added after format version 1 was first written: older snapshots simply have none.
+            ingresses=[_ingress(i) for i in data.get("ingresses", [])],
+            ingress_classes=[IngressClass(**c) for c in data.get("ingress_classes", [])],
+            gateways=[_gateway(g) for g in data.get("gateways", [])],
+            gateway_classes=[GatewayClass(**c) for c in data.get("gateway_classes", [])],
+            routes=[_route(r) for r in data.get("routes", [])],
+            reference_grants=[_reference_grant(g) for g in data.get("reference_grants", [])],
             corefile=data.get("corefile"), corefile_source=data.get("corefile_source"),
             calico_version=data.get("calico_version"),
             unreadable=[Unreadable(**u) for u in data.get("unreadable", [])],
@@ -113,6 +129,12 @@ def _plain(state: ClusterState) -> dict:
         "endpoint_slices": [dataclasses.asdict(s) for s in state.endpoint_slices],
         "service_accounts": [dataclasses.asdict(s) for s in state.service_accounts],
         "policies": [dataclasses.asdict(p) for p in state.policies],
+        "ingresses": [dataclasses.asdict(i) for i in state.ingresses],
+        "ingress_classes": [dataclasses.asdict(c) for c in state.ingress_classes],
+        "gateways": [dataclasses.asdict(g) for g in state.gateways],
+        "gateway_classes": [dataclasses.asdict(c) for c in state.gateway_classes],
+        "routes": [dataclasses.asdict(r) for r in state.routes],
+        "reference_grants": [dataclasses.asdict(g) for g in state.reference_grants],
         "corefile": state.corefile,
         "corefile_source": state.corefile_source,
         "calico_version": state.calico_version,
@@ -148,7 +170,33 @@ def _service(data: dict) -> Service:
     data = dict(data)
     data["ports"] = tuple(ServicePort(**p) for p in data.get("ports") or ())
     data["cluster_ips"] = tuple(data.get("cluster_ips") or ())
+    data["load_balancer_source_ranges"] = tuple(data.get("load_balancer_source_ranges") or ())
+    data["external_ips"] = tuple(data.get("external_ips") or ())
     return Service(**data)
+
+
+def _backends(items) -> tuple[BackendRef, ...]:
+    return tuple(BackendRef(**b) for b in items or ())
+
+
+def _ingress(data: dict) -> Ingress:
+    return Ingress(**{**data, "backends": _backends(data.get("backends"))})
+
+
+def _gateway(data: dict) -> Gateway:
+    listeners = tuple(GatewayListener(**{**item, "route_kinds": tuple(item.get("route_kinds") or ())})
+                      for item in data.get("listeners") or ())
+    return Gateway(**{**data, "listeners": listeners})
+
+
+def _route(data: dict) -> Route:
+    parents = tuple(ParentRef(**p) for p in data.get("parents") or ())
+    return Route(**{**data, "parents": parents, "backends": _backends(data.get("backends"))})
+
+
+def _reference_grant(data: dict) -> ReferenceGrant:
+    return ReferenceGrant(**{**data, "grants_from": tuple(tuple(g) for g in data.get("grants_from") or ()),
+                             "grants_to": tuple(tuple(g) for g in data.get("grants_to") or ())})
 
 
 def _slice(data: dict) -> EndpointSlice:

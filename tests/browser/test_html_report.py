@@ -358,3 +358,46 @@ def test_demo_shop_report_in_chromium(browser, tmp_path, capsys):
     type_filter(browser, "")
     screenshot(browser, tmp_path / "report-shop.png", capsys)
     assert_clean(browser, url)
+
+
+# The six flows of SMALL without the hostile policy, worked out by hand in tests/unit/test_report_formats.py.
+SMALL_FLOWS = {("web/admin", "web/frontend"), ("web/frontend", "db/postgres"), ("db/postgres", "tools/debug"),
+               ("db/postgres", "0.0.0.0/0"), ("tools/debug", "0.0.0.0/0"), ("0.0.0.0/0", "tools/debug")}
+
+
+def test_grouped_report_filters_by_group_members_and_opens_groups(browser, tmp_path, capsys):
+    manifest = tmp_path / "cluster.yaml"
+    manifest.write_text(SMALL.split("---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: "
+                                    "{name: quarantine")[0])
+    state = analysis.load(manifests=[str(manifest)])
+    page = tmp_path / "grouped.html"
+    page.write_text(render(build_bundle(analysis.analyze(state), "workload", grouped=True)), encoding="utf-8")
+    url = open_page(browser, page)
+    data = json.loads(browser.evaluate("document.getElementById('report-data').textContent"))
+    names = [ep["name"] for ep in data["endpoints"]]
+    groups = [[names[m] for m in members] for members in data["groups"]]
+    # The page's groups stand for exactly the six flows (pairs of different endpoints).
+    pairs = {(a, b) for src, dst in data["flows"] for a in groups[src] for b in groups[dst] if a != b}
+    assert pairs == SMALL_FLOWS
+    total = len(data["flows"])
+    assert visible(browser)["counter"] == f"{total} of {total} flows"
+
+    # The filter keeps a grouped flow when a member of either group matches.
+    for needle in ("postgres", "web/", "0.0.0.0", "no such endpoint"):
+        type_filter(browser, needle)
+        expected = sum(1 for src, dst in data["flows"]
+                       if any(needle in n for n in groups[src] + groups[dst]))
+        assert visible(browser)["flows"] == expected, needle
+    type_filter(browser, "")
+
+    # A group opens to its members, written in as text when it is opened.
+    boxes = browser.evaluate("[...document.querySelectorAll('details.group')].map(d => Number(d.dataset.g))")
+    for number in boxes:
+        text = browser.evaluate(f"""(() => {{
+            const box = document.querySelector('details.group[data-g="{number}"]');
+            box.querySelector('summary').click();
+            return new Promise(done => setTimeout(() => done(box.querySelector('p.members').textContent), 50));
+        }})()""")
+        assert text == ", ".join(groups[number])
+    screenshot(browser, tmp_path / "report-grouped.png", capsys)
+    assert_clean(browser, url)

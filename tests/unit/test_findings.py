@@ -184,6 +184,44 @@ CASES: dict[str, Case] = {
 }
 
 
+# --- exposure (auditor/findings/exposure.py) --------------------------------------------------------------------
+def svc(name, spec):
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "x"}, "spec": spec}
+
+
+LB_A = svc("a-lb", {"type": "LoadBalancer", "selector": {"app": "a"}, "ports": [{"port": 80, "targetPort": "http"}]})
+INGRESS_SETUP = [ns("edge"), pod("edge", "nginx", {"app.kubernetes.io/name": "ingress-nginx",
+                                                   "app.kubernetes.io/component": "controller"}, "10.0.5.1"),
+                 {"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass", "metadata": {"name": "nginx"},
+                  "spec": {"controller": "k8s.io/ingress-nginx"}},
+                 svc("a", {"selector": {"app": "a"}, "ports": [{"port": 80, "targetPort": "http"}]}),
+                 {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "a", "namespace": "x"},
+                  "spec": {"ingressClassName": "nginx", "defaultBackend": {"service": {"name": "a",
+                                                                                       "port": {"number": 80}}}}}]
+FROM_EDGE = np("x", "from-edge", {"podSelector": {}, "ingress": [{"from": [
+    {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "edge"}}}]}]})
+NODE = pod("x", "node-agent", {"agent": "yes"}, "172.18.0.2", hostNetwork=True)
+NODEPORT_A = svc("a-np", {"type": "NodePort", "selector": {"app": "a"}, "ports": [{"port": 80, "targetPort": "http"}]})
+NODES_ONLY = np("x", "nodes-only", {"podSelector": {}, "ingress": [{"from": [{"ipBlock": {"cidr": "172.18.0.0/16"}}]}]})
+CASES.update({
+    # A LoadBalancer anyone may use, and a pod that admits anyone: internet-facing. Limited to a private range, not.
+    "exposed-to-internet": Case(BASE + [LB_A], BASE + [dict(LB_A, spec=dict(LB_A["spec"],
+                                                                             loadBalancerSourceRanges=["10.0.0.0/8"]))]),
+    # The controller's pods are in `edge`; a deny-all in x keeps them out, an allow from `edge` lets them in.
+    "route-blocked-by-policy": Case(BASE + INGRESS_SETUP + [DENY_ALL], BASE + INGRESS_SETUP + [FROM_EDGE]),
+    # namespaceSelector {} admits namespaces created tomorrow; a named namespace does not.
+    "exposed-to-future-pods": Case(
+        BASE + [np("x", "p", {"podSelector": {}, "ingress": [{"from": [{"namespaceSelector": {}}]}]})],
+        BASE + [np("x", "p", {"podSelector": {}, "ingress": [{"from": [
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "x"}}}]}]})]),
+    # Only the nodes' addresses (172.18/16: the hostNetwork pod shows one) are admitted; through the NodePort with
+    # externalTrafficPolicy Cluster, SNAT makes every client look like a node. With Local the policy sees clients.
+    "nodeport-bypasses-policy": Case(
+        BASE + [NODE, NODEPORT_A, NODES_ONLY],
+        BASE + [NODE, dict(NODEPORT_A, spec=dict(NODEPORT_A["spec"], externalTrafficPolicy="Local")), NODES_ONLY]),
+})
+
+
 def codes(objects, unreadable=(), calico_version=None):
     state = build_state([(o, "t.yaml:1") for o in objects])
     state.unreadable.extend(unreadable)
