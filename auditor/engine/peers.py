@@ -31,7 +31,7 @@ from typing import Iterable, Mapping
 
 from ..model import NAMESPACE_NAME_LABEL
 from ..policy import selector as csel
-from ..policy.calico import SA_LABEL_MAX, CalicoEntity, selector_holds, workload_identity
+from ..policy.calico import CalicoEntity, selector_holds, workload_identity
 from ..policy.ir import AddressBlock, AllOf, AnyEndpoint, AnyOf, EndpointInfo, NoEndpoint, PodSelection, UnknownEndpoint
 from ..policy.labels import LabelSelector
 from ..sets.addresses import IPV4_ALL, IPV6_ALL, IpSet
@@ -300,9 +300,8 @@ def _wep_identity(entity: CalicoEntity) -> tuple:
     if entity.sa_selector is not None:
         result = _product(result, node_predicate(entity.sa_selector.root, "sa"))
     if entity.sa_names is not None:
-        # projectcalico.org/serviceaccount exists only for names shorter than 63 characters (docs/semantics.md CAL-C4).
-        short = frozenset(n for n in entity.sa_names if len(n) < SA_LABEL_MAX)
-        result = _product(result, (Conj([Label(SA, SA_NAME, Values(False, short))]),))
+        # projectcalico.org/serviceaccount carries the service account's name, whatever its length (CAL-C4).
+        result = _product(result, (Conj([Label(SA, SA_NAME, Values(False, frozenset(entity.sa_names)))]),))
     if entity.selector is not None:
         result = _product(result, node_predicate(entity.selector.root, "wep"))
     return result
@@ -387,13 +386,9 @@ def _comparison(node) -> Values | None:
 
 
 def _sa_label(node) -> Values | None:
-    """projectcalico.org/serviceaccount == / != / in / not in, as a condition on the SA name: a name of 63+
-    characters has no such label, so it never equals and always differs."""
-    values = _comparison(node)
-    if values is None or isinstance(node, csel.HasNode):
-        return None
-    short = frozenset(v for v in values.strings if len(v) < SA_LABEL_MAX)
-    return Values(False, short) if not values.cofinite else Values(True, short, True)
+    """projectcalico.org/serviceaccount as a condition on the SA name: Felix sets the label from the service account
+    whatever the name's length (CAL-C4), and every pod has one, so it is the name itself."""
+    return _comparison(node)
 
 
 # --- reading the facts of an existing endpoint ---------------------------------------------------------------------

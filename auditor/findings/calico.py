@@ -9,7 +9,7 @@ from .finding import Finding, finding
 ALERT_FINDINGS = {  # alert codes raised while translating -> finding codes
     "admin-policy-ignored": "admin-policy-ignored", "anp-named-port": "anp-named-port",
     "admin-peer-not-converted": "admin-peer-unsupported", "calico-types-empty": "calico-types-empty",
-    "long-service-account": "long-service-account", "unsupported-policy": "unmodelled",
+"unsupported-policy": "unmodelled",
     "unmodelled-field": "unmodelled", "admin-peer-unmodelled": "unmodelled",
 }
 
@@ -18,7 +18,6 @@ ALERT_HINTS = {
     "anp-named-port": "use portNumber or portRange until Calico converts named ports",
     "admin-peer-unsupported": "use `networks` CIDRs for node or external addresses",
     "calico-types-empty": "set spec.types explicitly (calicoctl and the Calico API server default it for you)",
-    "long-service-account": "select the service account by label (serviceAccounts.selector) instead",
     "unmodelled": "see the warning: verify these flows with `netaudit verify`",
 }
 

@@ -57,7 +57,6 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "anp-named-port": ("medium", "an ANP namedPort, which Calico v3.30-v3.31 widens to every port"),
     "admin-peer-unsupported": ("medium", "ANP nodes/domainNames peers: Calico does not convert them (fail closed)"),
     "calico-types-empty": ("medium", "a stored Calico policy without types: it applies to both directions"),
-    "long-service-account": ("medium", "serviceAccounts.names with a name of 63+ characters: never matches"),
     "staged-policy": ("info", "staged policies are not enforced"),
     "unmodelled": ("medium", "a policy or field netaudit does not model: the verdicts it could change are unknown"),
     "exposed-to-internet": ("medium", "a workload the internet can reach, and the path (LoadBalancer, NodePort, "

@@ -51,7 +51,6 @@ CALICO_GROUPS = ("projectcalico.org", "crd.projectcalico.org")
 POLICY_KINDS = ("NetworkPolicy", "GlobalNetworkPolicy", "StagedNetworkPolicy", "StagedGlobalNetworkPolicy")
 SET_KINDS = ("NetworkSet", "GlobalNetworkSet")
 ACTIONS = {"Allow": Action.ALLOW, "Deny": Action.DENY, "Pass": Action.PASS, "Log": Action.LOG}
-SA_LABEL_MAX = 63  # projectcalico.org/serviceaccount is set only for names shorter than this (CAL-C4)
 
 
 # --- identities: what Calico selectors see of an address ----------------------------------------------------
@@ -123,7 +122,10 @@ def workload_identity(ep: EndpointInfo) -> Identity | None:
     labels = dict(ep.labels)
     labels["projectcalico.org/namespace"] = ep.namespace
     labels["projectcalico.org/orchestrator"] = "k8s"
-    if ep.service_account and len(ep.service_account) < SA_LABEL_MAX:
+    # Felix's syncer sets the label from the endpoint's service account whatever the name's length (CAL-C4:
+    # updateprocessors/workloadendpointprocessor.go, calico issue #4529; the stored WorkloadEndpoint's own <63 check
+    # does not reach Felix).
+    if ep.service_account:
         labels["projectcalico.org/serviceaccount"] = ep.service_account
     labels.update(_prefixed("pcns.", ep.namespace_labels, ep.namespace))
     if ep.service_account:
@@ -381,6 +383,7 @@ class CalicoContext:
     namespace_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     unread_namespaces: frozenset[str] = frozenset()  # namespaces whose labels were never read (NA-M1)
     host_endpoints: tuple[HostEndpointInfo, ...] = ()
+    calico_version: tuple[int, int] | None = None  # decides stored policy names (storage_name)
     _identities: dict = field(default_factory=dict, repr=False)
 
     def identities(self, ep: EndpointInfo) -> tuple[Identity, ...]:
@@ -553,9 +556,16 @@ def translate_calico_policy(obj: PolicyObject, ctx: CalicoContext) -> Translatio
             return (Rule(Action.DENY, UnknownEndpoint(problem(f"spec.{direction}", "must be a list")), index=0),)
         return tuple(rule for i, r in enumerate(raw) for rule in _rule(direction, i, r, namespace, ctx, out, problem))
 
+    key = storage_name(obj, ctx.calico_version)
+    ingress_rules, egress_rules = rules_for(INGRESS, ingress_raw), rules_for(EGRESS, egress_raw)
+    if any(alert.severity == "error" for alert in out.alerts):
+        # Calico enforces no part of a policy it cannot validate: the API server refuses it, and Felix treats a
+        # stored one as missing (felix/calc/validation_filter.go: "Validation failed; treating as missing"). So
+        # beside what its readable parts would do, it may not apply at all (CAL-C3, NA-M4).
+        selection = AllOf((selection, UnknownEndpoint(f"{obj.ref}: {MAY_NOT_APPLY}")))
     out.policy = Policy(ref=obj.ref, tier=tier, order=float(order) if order is not None else None,
-                        selector=selection, ingress=rules_for(INGRESS, ingress_raw),
-                        egress=rules_for(EGRESS, egress_raw), name=name, staged=staged)
+                        selector=selection, ingress=ingress_rules, egress=egress_rules, name=name, staged=staged,
+                        key_name=key if key != name else "")
     return out
 
 
@@ -578,6 +588,29 @@ def translate_staged_kubernetes(obj: PolicyObject) -> Translation:
 def _display_name(obj: PolicyObject, tier: str) -> str:
     # v3.29-v3.31 store policies in tiers other than default as "<tier>.<name>"; show the name as written.
     return obj.name
+
+
+FORMATTED = ("knp.default.", "kanp.adminnetworkpolicy.", "ossg.")
+MAY_NOT_APPLY = "Calico does not enforce a policy it cannot validate, so it may not apply at all"
+
+
+def storage_name(obj: PolicyObject, version: tuple[int, int] | None) -> str:
+    """The name a projectcalico.org/v3 policy is stored under, which Felix sorts policies of equal order by (CAL-C1,
+    CAL-C11). crd.projectcalico.org/v1 objects are read as stored.
+
+    - before v3.29 (calicoctl, lib/clientv3 convertPolicyNameForStorage): `default.` + name, except knp./ossg. names;
+    - v3.29-v3.31 (lib/names/policy.go TieredPolicyName): `default.` + name when the name has no dot (a policy of
+      another tier must already be named `<tier>.<name>`);
+    - v3.32 on: the name as written. An unknown version is read as v3.29-v3.31 (see `order_depends_on_version`).
+    """
+    name = obj.name
+    if obj.group != "projectcalico.org" or (version is not None and version >= (3, 32)):
+        return name
+    if version is not None and version < (3, 29):
+        return name if name.startswith(("knp.", "ossg.")) else f"default.{name}"
+    if name.startswith(FORMATTED) or "." in name:
+        return name
+    return f"default.{name}"
 
 
 def _cidr_or_ip(text: object):
@@ -649,12 +682,6 @@ def _entity(raw: object, where: str, namespace: str | None, ctx: CalicoContext, 
             if not isinstance(accounts["names"], list):
                 raise InvalidField(f"{where}.serviceAccounts.names", "must be a list of names")
             sa_names = frozenset(str(n) for n in accounts["names"])
-            long_names = sorted(n for n in sa_names if len(n) >= SA_LABEL_MAX)
-            if long_names:
-                out.alerts.append(Alert(
-                    "long-service-account", f"{where}.serviceAccounts.names: {long_names[0]} has "
-                    f"{len(long_names[0])} characters; Calico sets no serviceaccount label for names of "
-                    f"{SA_LABEL_MAX}+ characters, so it never matches", where))
     scoped_namespace = None
     if ns_selector is None and namespace is not None and (selector or not_selector or accounts):
         scoped_namespace = namespace

@@ -336,6 +336,7 @@ class Policy:
     egress: tuple[Rule, ...] | None
     name: str = ""  # the name as the dataplane knows it, e.g. "knp.default.allow-web"
     staged: bool = False
+    key_name: str = ""  # the stored name Felix sorts by when it differs from `name` (e.g. "default.deny")
 
     def rules(self, direction: str) -> tuple[Rule, ...] | None:
         return self.ingress if direction == INGRESS else self.egress
@@ -346,7 +347,7 @@ class Policy:
         included), `<name>` for a global one (libcalico-go syncersv1/updateprocessors/networkpolicyprocessor.go,
         convertNetworkPolicyV2ToV1Key; felix/calc/policy_sorter.go, PolKVLess). So at equal order a policy of
         namespace `zoo` runs after a global `default.deny`, and one of namespace `app` before it."""
-        name = self.name or str(self.ref)
+        name = self.key_name or self.name or str(self.ref)
         if self.name and self.ref.namespace:
             name = f"{self.ref.namespace}/{name}"
         return (self.order is None, self.order if self.order is not None else 0.0, name)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from ..model import Alert, ClusterState, ObjectRef, PolicyObject
-from .admin import ADMIN_TIERS, translate_admin_policy
+from .admin import ADMIN_TIERS, parse_version, translate_admin_policy
 from .calico import (
     CalicoContext,
     is_calico,
@@ -71,7 +71,7 @@ def translate(state: ClusterState, options: TranslateOptions = TranslateOptions(
                                 str(obj.ref), "error", obj.source))
     ctx = CalicoContext(tuple(network_sets), {name: dict(ns.labels) for name, ns in state.namespaces.items()},
                         frozenset(name for name, ns in state.namespaces.items() if not ns.labels_known),
-                        tuple(host_endpoints))
+                        tuple(host_endpoints), parse_version(calico_version))
     policies.host_endpoints = [(hep.addresses, hep.reason) for hep in host_endpoints if hep.addresses]
 
     enforced: list[Policy] = []
@@ -141,6 +141,8 @@ def translate(state: ClusterState, options: TranslateOptions = TranslateOptions(
             if policy is not None:
                 enforced.append(replace(policy, staged=False))
     policies.policies = enforced
+    if parse_version(calico_version) is None:
+        alerts.extend(order_depends_on_version(enforced))
 
     for item in state.unreadable:
         where = f" in namespace {item.namespace}" if item.namespace else ""
@@ -151,6 +153,34 @@ def translate(state: ClusterState, options: TranslateOptions = TranslateOptions(
     if any(p.tier == UNREADABLE_TIER.name for p in policies.policies):
         policies.tiers[UNREADABLE_TIER.name] = UNREADABLE_TIER
     return policies, alerts
+
+
+def order_depends_on_version(policies: list[Policy]) -> list[Alert]:
+    """Policies of equal order in one tier whose order flips with the Calico version (v3.32 stopped storing
+    projectcalico.org/v3 policies of the default tier as `default.<name>`): the verdicts are computed as v3.29-v3.31
+    store them, and this says where --calico-version would change that."""
+    def key(policy: Policy, stored: bool) -> str:
+        name = (policy.key_name if stored else "") or policy.name or str(policy.ref)
+        return f"{policy.ref.namespace}/{name}" if policy.name and policy.ref.namespace else name
+
+    by_place: dict[tuple, list[Policy]] = {}
+    for policy in policies:
+        by_place.setdefault((policy.tier, policy.order), []).append(policy)
+    out = []
+    for (tier, order), group in by_place.items():
+        renamed = [p for p in group if p.key_name]
+        if order is None or not renamed or len(group) < 2:
+            continue
+        for a in renamed:
+            for b in group:
+                if a is b or (key(a, True) < key(b, True)) == (key(a, False) < key(b, False)):
+                    continue
+                out.append(Alert("order-depends-on-version", f"{a.ref.located()} and {b.label()} have the same order "
+                                 f"({order:g}) in tier {tier}: Calico up to v3.31 stores the first as "
+                                 f"{a.key_name!r} and runs them in that name's order, v3.32 in the written "
+                                 "names' order; judged as up to v3.31 (pass --calico-version to choose)",
+                                 str(a.ref)))
+    return out
 
 
 def _enforced_counterpart(obj: PolicyObject) -> tuple:

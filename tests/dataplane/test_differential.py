@@ -23,27 +23,10 @@ CASES = sorted((CONFORMANCE / "kubernetes").glob("*.yaml")) + sorted((CONFORMANC
     (CONFORMANCE / "demo").glob("*.yaml"))
 SCTP_MISSING = probe.sctp_available()
 
-# Differences found, with the evidence; strict, so a fix on either side shows up as XPASS.
-KNOWN_DIFFERENCES = {
-    "service-accounts-long-name": (
-        "netaudit (docs/semantics.md CAL-C4) drops the projectcalico.org/serviceaccount label for service account "
-        "names of 63+ characters, but Felix v3.28 matches serviceAccounts.names for them: the syncer sets the label "
-        "from spec.serviceAccountName whatever its length (libcalico-go/lib/backend/syncersv1/updateprocessors/"
-        "workloadendpointprocessor.go, 'See https://github.com/projectcalico/calico/issues/4529'); only the label on "
-        "the stored WorkloadEndpoint (k8s/conversion/workload_endpoint_default.go) has the < 63 check. Observed: "
-        "app/job63 -> app/db 5432/TCP refused (allowed), predicted denied."),
-}
-# A Calico policy with a selector (or another field) Felix cannot validate, stored as a CRD (kubectl apply of
-# crd.projectcalico.org/v1 stores it; calicoctl would refuse the v3 object): Felix's validation filter drops the whole
-# policy (felix/calc/validation_filter.go: "Validation failed; treating as missing"), so the endpoints it selected
-# are no longer isolated by it. netaudit keeps the readable rest of the policy, and predicts `denied` for the flows
-# that rest does not allow; on Felix they are open. docs/semantics.md CAL-C3 says the whole policy is treated as
-# missing, and that netaudit reports unknown there; these verdicts are definite and wrong.
-for _case in ("unknown-rule-field-unreadable-keeps-the-rest", "unknown-rule-selector-unparsable",
-              "unknown-rule-selector-unparsable-keeps-ports"):
-    KNOWN_DIFFERENCES[_case] = (
-        "Felix drops a policy whose selector it cannot parse (felix/calc/validation_filter.go 'treating as "
-        "missing'), so flows netaudit predicts denied from the policy's readable rest are open on Felix")
+# Differences found, with the evidence; strict, so a fix on either side shows up as XPASS. Empty today: the
+# differences this suite found (service accounts with long names, whole policies Felix cannot validate, equal-order
+# tie-breaks by stored name) are fixed in netaudit and recorded in docs/semantics.md (CAL-C3, CAL-C4, CAL-C11).
+KNOWN_DIFFERENCES: dict[str, str] = {}
 
 
 def _offline_state(raw: dict, case, pod_ips: dict[str, str]):

@@ -169,11 +169,6 @@ CASES: dict[str, Case] = {
                        version="crd.projectcalico.org/v1")],
         BASE + [calico("NetworkPolicy", "r", {"selector": "all()", "types": ["Ingress"],
                                               "ingress": [{"action": "Allow"}]}, version="crd.projectcalico.org/v1")]),
-    "long-service-account": Case(
-        BASE + [calico("NetworkPolicy", "p", {"selector": "all()", "ingress": [
-            {"action": "Allow", "source": {"serviceAccounts": {"names": ["s" * 63]}}}]})],
-        BASE + [calico("NetworkPolicy", "p", {"selector": "all()", "ingress": [
-            {"action": "Allow", "source": {"serviceAccounts": {"names": ["s" * 62]}}}]})]),  # 62: still labelled
     "staged-policy": Case(
         BASE + [calico("StagedNetworkPolicy", "s", {"selector": "all()", "ingress": [{"action": "Deny"}]})],
         BASE + [calico("NetworkPolicy", "s", {"selector": "all()", "ingress": [{"action": "Deny"}]})]),
