@@ -33,7 +33,7 @@ test-unit: install
 
 lint: install
 	$(PY) -m pip install -q --disable-pip-version-check ruff
-	$(VENV)/bin/ruff check auditor tests
+	$(VENV)/bin/ruff check auditor tests tools bench
 
 # The krew plugin archive for this machine's platform: a shiv bundle (it unpacks compiled wheels on first run).
 KREW_ARCHIVE := dist/kubectl-netaudit-$(shell uname -s | tr A-Z a-z)-$(shell uname -m | sed 's/x86_64/amd64/;s/aarch64/arm64/').tar.gz
