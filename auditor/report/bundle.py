@@ -243,16 +243,12 @@ def _inventory(analysis) -> Inventory:
                      unreadable=unreadable)
 
 
-class _GroupSampler:
-    """Sample pairs for grouped flows: two pods (or a pod and an address) from the blocks a flow stands for."""
+class _FlowSampler:
+    """What both samplers share: an allowed and an unknown sample on a pair that carries them, then a denied one.
 
-    def __init__(self, analysis, level: str, groups: dict[str, ReportGroup]):
-        self.analysis = analysis
-        self.uni = analysis.universe
-        self.lm = level_map(analysis, level)
-        self.groups = groups
-        self.index = FlowIndex(analysis)
-        self.pod_ips: set[str] | None = None
+    Subclasses find the pair (`_pair`: names of two endpoints, or None) and the denied sample (`_denied`)."""
+
+    analysis = None
 
     def samples(self, flow: Flow, protocols: tuple[str, ...]) -> list[FlowSample]:
         out = []
@@ -265,20 +261,44 @@ class _GroupSampler:
             if pair is None:
                 continue
             first_pair = first_pair or pair
-            out.append(self._explain(verdict, probe, pair[2:]))
-        if first_pair is not None:
-            allowed, unknown, _ = self.index.sets(first_pair[0], first_pair[1])
-            closed = _denied_port(Flow("", "", allowed, unknown), protocols)
-            if closed is not None:
-                out.append(self._explain(DENIED, closed, first_pair[2:]))
+            out.append(self._explain(verdict, probe, self._names_of(pair)))
+        denied = self._denied(flow, protocols, first_pair)
+        if denied is not None:
+            out.append(self._explain(DENIED, *denied))
         return [s for s in out if s is not None]
 
-    def _explain(self, verdict, probe, pair) -> FlowSample | None:
+    def _names_of(self, pair: tuple) -> tuple[str, str]:
+        return pair
+
+    def _explain(self, verdict: str, probe: tuple[str, int | None], pair: tuple[str, str]) -> FlowSample | None:
         try:
             exp = explain(self.analysis, pair[0], pair[1], probe[0], probe[1])
         except EndpointNotFound:
             return None
         return FlowSample(verdict, probe[0], probe[1], exp)
+
+
+class _GroupSampler(_FlowSampler):
+    """Sample pairs for grouped flows: two pods (or a pod and an address) from the blocks a flow stands for."""
+
+    def __init__(self, analysis, level: str, groups: dict[str, ReportGroup]):
+        self.analysis = analysis
+        self.uni = analysis.universe
+        self.lm = level_map(analysis, level)
+        self.groups = groups
+        self.index = FlowIndex(analysis)
+        self.pod_ips: set[str] | None = None
+
+    def _names_of(self, pair: tuple) -> tuple[str, str]:
+        return pair[2:]
+
+    def _denied(self, flow: Flow, protocols, first_pair) -> tuple | None:
+        """A port the sample pair itself denies (its class pair's own sets: the flow's are a union)."""
+        if first_pair is None:
+            return None
+        allowed, unknown, _ = self.index.sets(first_pair[0], first_pair[1])
+        closed = _denied_port(Flow("", "", allowed, unknown), protocols)
+        return (closed, first_pair[2:]) if closed is not None else None
 
     def _pair(self, flow: Flow, verdict: str, probe: PortSet) -> tuple | None:
         """(src class, dst class, src name, dst name) carrying `probe` with this verdict."""
@@ -336,7 +356,7 @@ def _first_bits(mask: int, limit: int) -> list[int]:
     return out
 
 
-class _Sampler:
+class _Sampler(_FlowSampler):
     """Picks sample ports for a flow and a pod (or address) pair of the flow's endpoints that carries them."""
 
     def __init__(self, analysis, level: str):
@@ -357,30 +377,10 @@ class _Sampler:
                 if len(handles) < 2:
                     handles.append(pod.id)
 
-    def samples(self, flow: Flow, protocols: tuple[str, ...]) -> list[FlowSample]:
-        out = []
-        first_pair = None
-        for verdict, ports in ((ALLOWED, flow.allowed), (UNKNOWN, flow.unknown)):
-            probe = _sample_port(ports, protocols)
-            if probe is None:
-                continue
-            pair = self._pair(flow, verdict, _probe_set(*probe))
-            if pair is None:
-                continue
-            first_pair = first_pair or pair
-            out.append(self._explain(verdict, probe, pair))
+    def _denied(self, flow: Flow, protocols, first_pair) -> tuple | None:
         closed = _denied_port(flow, protocols)
         pair = first_pair or self._pair(flow, DENIED, None)
-        if closed is not None and pair is not None:
-            out.append(self._explain(DENIED, closed, pair))
-        return [s for s in out if s is not None]
-
-    def _explain(self, verdict: str, probe: tuple[str, int | None], pair: tuple[str, str]) -> FlowSample | None:
-        try:
-            exp = explain(self.analysis, pair[0], pair[1], probe[0], probe[1])
-        except EndpointNotFound:
-            return None
-        return FlowSample(verdict, probe[0], probe[1], exp)
+        return (closed, pair) if closed is not None and pair is not None else None
 
     def _pair(self, flow: Flow, verdict: str, probe: PortSet | None) -> tuple[str, str] | None:
         """Two names (pods or addresses) of the flow's endpoints whose classes carry `probe` with this verdict."""
