@@ -13,6 +13,7 @@ result is a short list of disjoint change blocks, which `pair_changes` expands w
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterator, Sequence
 
@@ -139,15 +140,33 @@ def diff_analyses(old, new, level: str = "workload", namespaces: Sequence[str] =
         key = (tuple(old_groups), tuple(new_groups))
         parts[key] = parts.get(key, 0) | 1 << bit[member]
 
+    # Rectangles both sides have, with the same sources, destinations and sets, cover the same pairs the same way:
+    # only pairs some other rectangle covers can have changed. Their destinations bound every row's work.
+    old_rects, new_rects = Counter(old_side.rectangles()), Counter(new_side.rectangles())
+    changed_src = changed_dst = 0
+    for rect in (old_rects - new_rects) + (new_rects - old_rects):
+        changed_src |= rect[0]
+        changed_dst |= rect[1]
+
     changes: dict[tuple, int] = {}  # (dst mask, values) -> src mask
     for (old_groups, new_groups), src_mask in parts.items():
-        old_row = old_side.row(old_groups)
-        new_row = new_side.row(new_groups)
-        if sorted(old_row, key=_rect_key) == sorted(new_row, key=_rect_key):
+        if not src_mask & changed_src:
             continue
-        for dst_mask in _refine([r[0] for r in old_row + new_row], (1 << len(common)) - 1):
-            before, before_unknown = _value(old_row, dst_mask)
-            after, after_unknown = _value(new_row, dst_mask)
+        old_row = old_side.row(old_groups, changed_dst)
+        new_row = new_side.row(new_groups, changed_dst)
+        old_count, new_count = Counter(old_row), Counter(new_row)
+        if old_count == new_count:
+            continue
+        # Destinations outside every rectangle the two rows do not share are covered by the same rectangles on both
+        # sides: only the others can have changed, and only rectangles reaching them matter there.
+        changed = 0
+        for rect in (old_count - new_count) + (new_count - old_count):
+            changed |= rect[0]
+        old_near = [r for r in old_row if r[0] & changed]
+        new_near = [r for r in new_row if r[0] & changed]
+        for dst_mask in _refine([r[0] & changed for r in old_near + new_near], changed):
+            before, before_unknown = _value(old_near, dst_mask)
+            after, after_unknown = _value(new_near, dst_mask)
             values = _change(before, before_unknown, after, after_unknown, visible)
             if values is not None:
                 key = (dst_mask, values)
@@ -174,11 +193,6 @@ def diff_analyses(old, new, level: str = "workload", namespaces: Sequence[str] =
     return result
 
 
-def _rect_key(rect) -> tuple:
-    mask, allowed, unknown = rect
-    return (mask, str(allowed), str(unknown))
-
-
 class _Side:
     """One side's connections as rectangles over the common endpoints."""
 
@@ -201,14 +215,19 @@ class _Side:
             self.masks[group_id] = cached
         return cached
 
-    def row(self, src_groups: tuple[str, ...]) -> list[tuple[int, PortSet, PortSet]]:
+    def row(self, src_groups: tuple[str, ...], within: int) -> list[tuple[int, PortSet, PortSet]]:
+        """The rectangles the sources of these groups start, those reaching `within`."""
         out = []
         for group_id in src_groups:
             for dst, allowed, unknown in self.by_src.get(group_id, ()):
                 mask = self.mask(dst)
-                if mask:
+                if mask & within:
                     out.append((mask, allowed, unknown))
         return out
+
+    def rectangles(self) -> list[tuple[int, int, PortSet, PortSet]]:
+        return [(self.mask(src), self.mask(dst), allowed, unknown) for src, conns in self.by_src.items()
+                for dst, allowed, unknown in conns if self.mask(src) and self.mask(dst)]
 
     def self_values(self) -> dict[str, tuple[PortSet, PortSet]]:
         out = {}
