@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import copy
 import json
-import time
 from pathlib import Path
 
 import pytest
-import yaml
 from click.testing import CliRunner
+from test_live_source import create, rbac_objects, wait_for
 
 from auditor.analysis import analyze
 from auditor.cli import main
@@ -27,34 +26,6 @@ from auditor.sources.manifests import build_state
 
 REPO = Path(__file__).resolve().parents[2]
 GW = "gateway.networking.k8s.io"
-
-PATHS = {
-    ("v1", "Namespace"): ("/api/v1", "namespaces", False),
-    ("v1", "Pod"): ("/api/v1", "pods", True),
-    ("v1", "Service"): ("/api/v1", "services", True),
-    ("v1", "ServiceAccount"): ("/api/v1", "serviceaccounts", True),
-    ("networking.k8s.io/v1", "NetworkPolicy"): ("/apis/networking.k8s.io/v1", "networkpolicies", True),
-    ("networking.k8s.io/v1", "Ingress"): ("/apis/networking.k8s.io/v1", "ingresses", True),
-    ("networking.k8s.io/v1", "IngressClass"): ("/apis/networking.k8s.io/v1", "ingressclasses", False),
-    (f"{GW}/v1", "GatewayClass"): (f"/apis/{GW}/v1", "gatewayclasses", False),
-    (f"{GW}/v1", "Gateway"): (f"/apis/{GW}/v1", "gateways", True),
-    (f"{GW}/v1", "HTTPRoute"): (f"/apis/{GW}/v1", "httproutes", True),
-    (f"{GW}/v1alpha2", "TCPRoute"): (f"/apis/{GW}/v1alpha2", "tcproutes", True),
-    ("rbac.authorization.k8s.io/v1", "ClusterRole"): ("/apis/rbac.authorization.k8s.io/v1", "clusterroles", False),
-    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): ("/apis/rbac.authorization.k8s.io/v1",
-                                                             "clusterrolebindings", False),
-}
-
-
-def create(server, obj: dict) -> None:
-    prefix, plural, namespaced = PATHS[(obj["apiVersion"], obj["kind"])]
-    path = f"{prefix}/namespaces/{obj['metadata']['namespace']}/{plural}" if namespaced else f"{prefix}/{plural}"
-    status, body = server.request("POST", path, {k: v for k, v in obj.items() if k != "status"})
-    assert status == 201, f"creating {obj['kind']} {obj['metadata']['name']}: {status} {body}"
-    if obj["kind"] == "Pod":
-        status, _ = server.request("PATCH", f"{path}/{obj['metadata']['name']}/status", {"status": obj["status"]},
-                                   content_type="application/merge-patch+json")
-        assert status == 200
 
 
 def ns(name):
@@ -146,17 +117,8 @@ def test_live_exposure_equals_manifest_exposure(cluster):
     }
 
 
-def _wait_for(predicate, timeout=15.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.3)
-    return False
-
-
 def test_least_privilege_role_reads_ingresses_and_gateways(cluster):
-    rbac = [d for d in yaml.safe_load_all((REPO / "deploy" / "rbac.yaml").read_text()) if d]
+    rbac = rbac_objects()
     for obj in rbac:
         if obj["kind"] == "Namespace":
             create(cluster, obj)
@@ -169,7 +131,7 @@ def test_least_privilege_role_reads_ingresses_and_gateways(cluster):
         result = CliRunner().invoke(main, ["exposure", "--kubeconfig", kubeconfig, "-o", "json", "--level", "pod"])
         return json.loads(result.stdout) if result.exit_code == 0 else None
     found = []
-    assert _wait_for(lambda: found.append(run()) or (found[-1] is not None and not any(
+    assert wait_for(lambda: found.append(run()) or (found[-1] is not None and not any(
         w["code"] in ("forbidden", "exposure-unknown") for w in found[-1]["warnings"])))
     assert ("shop/web", "Gateway", "infra/public", "TCPRoute shop/raw") in paths_of(found[-1])
 
@@ -180,7 +142,7 @@ def test_least_privilege_role_reads_ingresses_and_gateways(cluster):
     status, _ = cluster.request("PUT", "/apis/rbac.authorization.k8s.io/v1/clusterroles/netaudit-reader", role)
     assert status == 200
     found.clear()
-    assert _wait_for(lambda: found.append(run()) or (found[-1] is not None and any(
+    assert wait_for(lambda: found.append(run()) or (found[-1] is not None and any(
         w["code"] == "exposure-unknown" for w in found[-1]["warnings"])))
     doc = found[-1]
     forbidden = [w for w in doc["warnings"] if w["code"] == "forbidden"]

@@ -43,6 +43,13 @@ PLURALS = {
     ("rbac.authorization.k8s.io/v1", "Role"): ("/apis/rbac.authorization.k8s.io/v1", "roles", True),
     ("rbac.authorization.k8s.io/v1", "RoleBinding"): ("/apis/rbac.authorization.k8s.io/v1", "rolebindings", True),
     ("batch/v1", "CronJob"): ("/apis/batch/v1", "cronjobs", True),
+    ("networking.k8s.io/v1", "Ingress"): ("/apis/networking.k8s.io/v1", "ingresses", True),
+    ("networking.k8s.io/v1", "IngressClass"): ("/apis/networking.k8s.io/v1", "ingressclasses", False),
+    ("gateway.networking.k8s.io/v1", "GatewayClass"): ("/apis/gateway.networking.k8s.io/v1", "gatewayclasses", False),
+    ("gateway.networking.k8s.io/v1", "Gateway"): ("/apis/gateway.networking.k8s.io/v1", "gateways", True),
+    ("gateway.networking.k8s.io/v1", "HTTPRoute"): ("/apis/gateway.networking.k8s.io/v1", "httproutes", True),
+    ("gateway.networking.k8s.io/v1alpha2", "TCPRoute"): ("/apis/gateway.networking.k8s.io/v1alpha2", "tcproutes",
+                                                          True),
 }
 
 
@@ -191,12 +198,12 @@ def test_snapshot_of_live_cluster_round_trips(fresh_cluster, tmp_path):
     assert direct["connections"] == offline["connections"]
 
 
-def _rbac_objects() -> list[dict]:
+def rbac_objects() -> list[dict]:
     with open(REPO / "deploy" / "rbac.yaml") as handle:
         return [d for d in yaml.safe_load_all(handle) if d]
 
 
-def _wait_for(predicate, timeout=15.0):
+def wait_for(predicate, timeout=15.0):
     deadline = time.time() + timeout
     while time.time() < deadline:
         if predicate():
@@ -207,10 +214,10 @@ def _wait_for(predicate, timeout=15.0):
 
 def test_rbac_least_privilege_role_reads_everything(fresh_cluster):
     server, _ = fresh_cluster
-    for obj in _rbac_objects():
+    for obj in rbac_objects():
         if (obj["apiVersion"], obj["kind"]) == ("v1", "Namespace"):
             create(server, obj)
-    for obj in _rbac_objects():
+    for obj in rbac_objects():
         if (obj["apiVersion"], obj["kind"]) != ("v1", "Namespace"):
             create(server, obj)
     kubeconfig = server.service_account_kubeconfig("netaudit", "netaudit")
@@ -219,7 +226,7 @@ def test_rbac_least_privilege_role_reads_everything(fresh_cluster):
         result = CliRunner().invoke(main, ["matrix", "--kubeconfig", str(kubeconfig), "-o", "json"])
         return result if result.exit_code == 0 and not any(
             w["code"] == "forbidden" for w in json.loads(result.stdout)["warnings"]) else None
-    assert _wait_for(lambda: clean_run() is not None), "the read-only ClusterRole should read everything"
+    assert wait_for(lambda: clean_run() is not None), "the read-only ClusterRole should read everything"
 
     # Remove the NetworkPolicy rule: one warning naming the resource and the permission; verdicts become unknown.
     status, role = server.request("GET", "/apis/rbac.authorization.k8s.io/v1/clusterroles/netaudit-reader")
@@ -237,7 +244,7 @@ def test_rbac_least_privilege_role_reads_everything(fresh_cluster):
         hits = [w for w in doc["warnings"] if w["code"] == "forbidden"]
         return (result, doc, hits) if hits else None
     found = []
-    assert _wait_for(lambda: found.append(forbidden_run()) or found[-1] is not None)
+    assert wait_for(lambda: found.append(forbidden_run()) or found[-1] is not None)
     result, doc, hits = found[-1]
     assert "Traceback" not in result.output
     assert len(hits) == 1 and "networkpolicies.networking.k8s.io" in hits[0]["message"]
@@ -296,7 +303,7 @@ def test_namespace_scoped_user_reads_its_namespace_with_dash_n(fresh_cluster):
         return (result, doc) if {"lx/db-0", "lx/web-7d77fb55cc-x2x9q"} <= {e["id"] for e in doc["endpoints"]} \
             else None
     found = []
-    assert _wait_for(lambda: found.append(scoped_run()) or found[-1] is not None)
+    assert wait_for(lambda: found.append(scoped_run()) or found[-1] is not None)
     result, doc = found[-1]
     assert "Traceback" not in result.output
     codes = {w["code"] for w in doc["warnings"]}
