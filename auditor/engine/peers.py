@@ -783,13 +783,18 @@ def _node_keys(node) -> set[str]:
     return keys
 
 
-def _conj_text(conj: Iterable) -> str:
+def _conj_text(conj: Iterable, local: bool = False) -> str:
+    """A conjunction as a Calico selector: over the peer's workload-endpoint labels, or (`local`) in the terms of
+    the context it was read from (namespace or service-account labels), where addresses and pod-ness do not occur."""
+    key_of = _local_key if local else _wep_key
     parts = []
     for lit in sorted(conj, key=repr):
         if isinstance(lit, Label):
-            parts.append(values_text(_wep_key(lit.space, lit.key), lit.values))
+            parts.append(values_text(key_of(lit.space, lit.key), lit.values))
         elif isinstance(lit, Opaque):
-            parts.append(_opaque_text(lit, False))
+            parts.append(_opaque_text(lit, local))
+        elif local:
+            continue
         elif isinstance(lit, Addr):
             parts.append(("!" if lit.negated else "") + f"address in {lit.addresses}")
         elif isinstance(lit, IsPod):
@@ -984,7 +989,7 @@ def _calico_form(term: Term, by_space: dict, opaque_spaces: set, unless: list, w
         (space,) = spaces
         own = [values_text(_local_key(space, key), values) for key, values in by_space[space]]
         own += [_opaque_text(lit, True) for lit in sorted(term.opaque, key=repr) if _literal_space(lit) == space]
-        own += ["!(" + _conj_text_local(conj, space) + ")" for conj in term.negs]
+        own += ["!(" + _conj_text(conj, local=True) + ")" for conj in term.negs]
         calico = " && ".join(own) or "all()"
         rest = {s: [r for key, values in by_space[s] for r in (_requirements(key, values) or [[]])[0]]
                 for s in (NS, SA, POD) if s != space}
@@ -1015,16 +1020,6 @@ def _calico_form(term: Term, by_space: dict, opaque_spaces: set, unless: list, w
         peer["within"] = within
         text += f", if its address is in {', '.join(external_text(w['cidr'], w['except']) for w in within)}"
     return PeerForm(peer, text, tuple(unless), certain)
-
-
-def _conj_text_local(conj: Iterable, space: str) -> str:
-    parts = []
-    for lit in sorted(conj, key=repr):
-        if isinstance(lit, Label):
-            parts.append(values_text(_local_key(lit.space, lit.key), lit.values))
-        elif isinstance(lit, Opaque):
-            parts.append(_opaque_text(lit, True))
-    return " && ".join(parts) or "all()"
 
 
 def term_forms(term: Term, candidates: Iterable = (), ipv6: bool = True) -> list[PeerForm]:
