@@ -214,14 +214,7 @@ def test_snapshot_not_a_snapshot(tmp_path):
 
 def test_unreachable_cluster_is_one_line_exit_2(tmp_path):
     kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(textwrap.dedent("""
-        apiVersion: v1
-        kind: Config
-        clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
-        users: [{name: u, user: {token: t}}]
-        contexts: [{name: ctx, context: {cluster: c, user: u}}]
-        current-context: ctx
-    """))
+    kubeconfig.write_text(GOOD_KUBECONFIG)  # valid, pointing at a port where nothing listens
     import auditor.sources.live as live
     original = live.Reader.__init__
 
