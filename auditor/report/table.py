@@ -20,6 +20,8 @@ from ..engine.matrix import Connection, MatrixEndpoint, MatrixView
 
 GRID_LIMIT = 8  # more endpoints than this and a grid no longer fits a terminal
 LIST_LIMIT = 400  # more pairs than this and a list is too long to read: groups instead
+LIST_LEGEND = ("read: FROM may open ALLOWED on TO (FROM's egress and TO's ingress both allow it); 'all' = every port\n"
+               "and protocol; pairs not listed: nothing allowed.")
 MEMBERS_SHOWN = 10  # members listed under the groups table for a group whose description names none
 
 
@@ -82,8 +84,10 @@ def write_list(level: str, endpoints: list[MatrixEndpoint], connections: Iterabl
     endpoint names, so lines are written as the connections arrive. Unknown ports follow the allowed ones with a
     '?' (as in the grid)."""
     names, notes = display_names(level, endpoints)
-    width = max([len("FROM"), len("TO")] + [len(n) for n in names.values()]) + 2
+    itself = " (itself)"  # a workload or namespace to itself: between two of its pods
+    width = max([len("FROM"), len("TO")] + [len(n) + len(itself) for n in names.values()]) + 2
     order = {e.id: i for i, e in enumerate(endpoints)}
+    selfs = False
     out: list[str] = []
     previous = None
     wrote = False
@@ -95,13 +99,18 @@ def write_list(level: str, endpoints: list[MatrixEndpoint], connections: Iterabl
             out.append("\n")
         src = names.get(conn.src, conn.src) if conn.src != previous else ""
         previous = conn.src
-        out.append(f"{src:<{width}}{names.get(conn.dst, conn.dst):<{width}}"
-                   f"{cell(conn.allowed, conn.unknown, protocols)}\n")
+        dst = names.get(conn.dst, conn.dst)
+        if conn.dst == conn.src:
+            dst += itself
+            selfs = True
+        out.append(f"{src:<{width}}{dst:<{width}}{cell(conn.allowed, conn.unknown, protocols)}\n")
         if len(out) >= 2000:
             write("".join(out))
             out.clear()
     if not wrote:
         out.append("no allowed flows\n")
+    else:
+        out.append(LIST_LEGEND + (" TO '(itself)': between two pods of that endpoint." if selfs else "") + "\n")
     out.append(_footer(notes))
     write("".join(out))
 
