@@ -76,7 +76,7 @@ def load_state(manifests, snapshot, kubeconfig, context, namespaces: tuple[str, 
                offline_hint: str = OFFLINE_HINT) -> ClusterState:
     """Read the cluster state from manifests, a snapshot or the live cluster; InputError when nothing is usable.
     `offline_hint`: what the command accepts instead of a cluster, said when there is none."""
-    from ..sources.manifests import ManifestError
+    from ..sources.documents import ManifestError
     say("reading " + ("manifests" if manifests else "snapshot" if snapshot else "the cluster"))
     if manifests and snapshot:
         raise InputError("give either --manifests or --snapshot, not both")

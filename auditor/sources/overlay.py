@@ -12,7 +12,8 @@ import copy
 from dataclasses import replace
 
 from ..model import ClusterState
-from .manifests import ManifestDocuments, ManifestError, build_state, manifest_files, read_file
+from .documents import ManifestDocuments, ManifestError, manifest_files, read_file
+from .manifests import build_state
 
 
 class OverlayError(ValueError):

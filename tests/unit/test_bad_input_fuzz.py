@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from auditor.analysis import analyze
 from auditor.dns.names import DnsSettings, dns_records
 from auditor.findings import run_checks
-from auditor.sources.manifests import CLUSTER_SCOPED_POLICY_KINDS, POLICY_KINDS, WORKLOAD_KINDS, build_state
+from auditor.sources.documents import CLUSTER_SCOPED_POLICY_KINDS, POLICY_KINDS, WORKLOAD_KINDS
+from auditor.sources.manifests import build_state
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = [d for f in sorted((ROOT / "examples" / "shop").glob("*.yaml")) for d in yaml.safe_load_all(f.read_text())

@@ -12,7 +12,8 @@ import textwrap
 
 import yaml
 
-from auditor.sources.manifests import ManifestDocuments, load_manifests, parse_text, split_documents
+from auditor.sources.documents import ManifestDocuments, parse_text, split_documents
+from auditor.sources.manifests import load_manifests
 
 # What `kubectl get --raw /api/v1/namespaces/shop/pods` returns (trimmed): a PodList whose items carry no kind and
 # no apiVersion, with the server-set fields a real response has.

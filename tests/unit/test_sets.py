@@ -127,7 +127,7 @@ def test_manifest_loader_gives_pyyaml_results():
     """The faster manifest loader must read YAML exactly as PyYAML's safe loader does."""
     import yaml
 
-    from auditor.sources.manifests import _Loader
+    from auditor.sources.documents import _Loader
     text = """
 a: 1
 b: 0x1F
